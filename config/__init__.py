@@ -1,0 +1,33 @@
+"""Settings of splitd and how they are loaded; imports nothing of the project."""
+
+from config.errors import ConfigError
+from config.load import effective_config, load_settings
+from config.models import (
+    HealthSettings,
+    IpcSettings,
+    LogSettings,
+    NodeSettings,
+    RestartPolicy,
+    RestartSettings,
+    Settings,
+    SupervisorSettings,
+    WalletSettings,
+)
+from config.sources import ENV_PREFIX, NON_SETTING_ENV
+
+__all__ = [
+    "ENV_PREFIX",
+    "NON_SETTING_ENV",
+    "ConfigError",
+    "HealthSettings",
+    "IpcSettings",
+    "LogSettings",
+    "NodeSettings",
+    "RestartPolicy",
+    "RestartSettings",
+    "Settings",
+    "SupervisorSettings",
+    "WalletSettings",
+    "effective_config",
+    "load_settings",
+]

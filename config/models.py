@@ -1,0 +1,112 @@
+"""Every setting of splitd, with its default and its limits.
+
+Numbers come from two kinds of source: TOML keeps its types, while env vars
+and ``--set`` only ever give strings. Pydantic's lax mode is what parses those
+strings (``"5"`` -> 5), but lax mode also turns ``true`` into 1, so a TOML
+``max_restarts = true`` would pass silently. Strict mode would refuse the
+strings. ``Count`` and ``Seconds`` therefore stay lax and put one check in
+front that refuses booleans; they also refuse inf and nan, which lax floats
+accept from strings and TOML alike and which no duration here can mean.
+"""
+
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+
+
+def _refuse_bool(value: object) -> object:
+    if isinstance(value, bool):
+        raise PydanticCustomError("bool_not_number", "Input should be a number, not a boolean")
+    return value
+
+
+def _lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
+Count = Annotated[int, BeforeValidator(_refuse_bool)]
+Seconds = Annotated[float, BeforeValidator(_refuse_bool), Field(allow_inf_nan=False)]
+
+RestartPolicy = Literal["permanent", "transient", "temporary"]
+"""OTP's meaning: permanent is always restarted, transient only after an
+abnormal exit, temporary never."""
+
+
+class _Section(BaseModel):
+    # A typo must be an error, not a setting quietly left at its default.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NodeSettings(_Section):
+    restart: RestartPolicy = "permanent"
+
+
+class WalletSettings(_Section):
+    process: Literal["separate", "inprocess"] = "separate"
+    restart: RestartPolicy = "permanent"
+
+
+class RestartSettings(_Section):
+    max_restarts: Count = Field(5, ge=0)
+    within_s: Seconds = Field(60.0, gt=0)
+    backoff_initial_s: Seconds = Field(0.1, gt=0)
+    # Validated even when defaulted: raising only backoff_initial_s above 30
+    # must still be caught.
+    backoff_max_s: Seconds = Field(30.0, gt=0, validate_default=True)
+    reset_after_s: Seconds = Field(30.0, gt=0)
+    """A worker that ran this long healthy starts its backoff over."""
+
+    @field_validator("backoff_max_s")
+    @classmethod
+    def _not_below_initial(cls, value: float, info: ValidationInfo) -> float:
+        """A field validator, not a model one, so the error names
+        ``restart.backoff_max_s`` instead of the whole ``restart`` section."""
+        initial = info.data.get("backoff_initial_s")
+        if initial is not None and value < initial:
+            raise PydanticCustomError(
+                "backoff_order",
+                "Input should be greater than or equal to backoff_initial_s ({initial})",
+                {"initial": initial},
+            )
+        return value
+
+
+class HealthSettings(_Section):
+    interval_s: Seconds = Field(5.0, gt=0)
+    timeout_s: Seconds = Field(2.0, gt=0)
+    misses: Count = Field(3, ge=1)
+
+
+class SupervisorSettings(_Section):
+    stop_timeout_s: Seconds = Field(10.0, gt=0)
+
+
+class LogSettings(_Section):
+    level: Annotated[Literal["debug", "info", "warning", "error"], BeforeValidator(_lower)] = "info"
+    max_bytes: Count = Field(10 * 1024 * 1024, ge=4096)
+    """Size at which ``<datadir>/logs/splitd.jsonl`` rotates."""
+    backups: Count = Field(5, ge=0)
+    """Rotated files kept."""
+
+
+class IpcSettings(_Section):
+    call_timeout_s: Seconds = Field(10.0, gt=0)
+    """Deadline of every RPC call, so a dead peer is an error and never a hang."""
+
+
+class Settings(_Section):
+    node: NodeSettings = Field(default_factory=NodeSettings)
+    wallet: WalletSettings = Field(default_factory=WalletSettings)
+    restart: RestartSettings = Field(default_factory=RestartSettings)
+    health: HealthSettings = Field(default_factory=HealthSettings)
+    supervisor: SupervisorSettings = Field(default_factory=SupervisorSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+    ipc: IpcSettings = Field(default_factory=IpcSettings)

@@ -1,0 +1,1 @@
+"""Inter-process interfaces (ipc.interfaces) and their Cap'n Proto transport (ipc.capnp)."""

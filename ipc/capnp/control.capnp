@@ -1,0 +1,41 @@
+@0x97c94fc72ffe58cd;
+using import "common.capnp".Error;
+
+struct ExitInfo {
+  at @0 :Text;
+  code :union {
+    none @1 :Void;
+    value @2 :Int32;
+  }
+  signal @3 :Text;
+}
+
+struct WorkerStatus {
+  name @0 :Text;
+  role @1 :Text;
+  state @2 :Text;
+  pid :union {
+    none @3 :Void;
+    value @4 :Int32;
+  }
+  generation @5 :UInt32;
+  restarts @6 :UInt32;
+  uptimeS :union {
+    none @7 :Void;
+    value @8 :Float64;
+  }
+  lastExit @9 :ExitInfo;
+}
+
+struct SupervisorStatus {
+  pid @0 :Int32;
+  uptimeS @1 :Float64;
+  version @2 :Text;
+  workers @3 :List(WorkerStatus);
+}
+
+interface Control {
+  status @0 () -> (error :Error, result :SupervisorStatus);
+  stop @1 () -> (error :Error);
+  restart @2 (worker :Text) -> (error :Error);
+}

@@ -1,0 +1,103 @@
+"""Connections: serve an interface on a socket, or reach one through it.
+
+The only place that knows which schema carries which interface and how a
+socket becomes a Cap'n Proto connection. A schema error in ``capnp.load``
+aborts the process, so CI compiles every schema with the ``capnp`` tool first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+import capnp
+
+from ipc.capnp import proxy
+from ipc.interfaces import Control, Init
+
+T = TypeVar("T")
+
+_HERE = Path(__file__).parent
+SCHEMAS: dict[type, Any] = {
+    Init: capnp.load(str(_HERE / "init.capnp")).Init,
+    Control: capnp.load(str(_HERE / "control.capnp")).Control,
+}
+
+
+def run(main: Awaitable[T]) -> T:
+    """Run ``main`` on a fresh asyncio loop with the KJ loop that pycapnp needs beside it."""
+    return asyncio.run(capnp.run(main))
+
+
+class Connection(Generic[T]):
+    """Our end of one connection: the peer's object, and a way to notice or cause its end."""
+
+    def __init__(self, stream: Any, rpc: Any, remote: T) -> None:
+        self._stream = stream
+        self._rpc = rpc
+        self.remote = remote
+
+    async def disconnected(self) -> None:
+        """Return once the peer has gone (it exited, or closed its end)."""
+        await self._rpc.on_disconnect()
+
+    def close(self) -> None:
+        self._rpc.close()
+        self._stream.close()
+
+
+def _connection(stream: Any, interface: type[T], timeout_s: float) -> Connection[T]:
+    rpc = capnp.TwoPartyClient(stream)
+    cap = rpc.bootstrap().cast_as(SCHEMAS[interface])
+    return Connection(stream, rpc, proxy.client(interface, cap, timeout_s))
+
+
+async def connect(sock: socket.socket, interface: type[T], timeout_s: float) -> Connection[T]:
+    stream = await capnp.AsyncIoStream.create_connection(sock=sock)
+    return _connection(stream, interface, timeout_s)
+
+
+async def connect_unix(path: Path, interface: type[T], timeout_s: float) -> Connection[T]:
+    """Reach the object served at ``path``; ``OSError`` if nothing listens there."""
+    stream = await capnp.AsyncIoStream.create_unix_connection(str(path))
+    return _connection(stream, interface, timeout_s)
+
+
+async def serve(sock: socket.socket, interface: type[T], impl: T, until: asyncio.Event) -> None:
+    """Serve ``impl`` on ``sock`` until the peer disconnects or ``until`` is set.
+
+    When ``until`` is set (``Init.shutdown``), the reply is still on its way:
+    the peer closes its end once it has it, and we wait a moment for that.
+    """
+    stream = await capnp.AsyncIoStream.create_connection(sock=sock)
+    rpc = capnp.TwoPartyServer(stream, bootstrap=proxy.server(interface, impl, SCHEMAS[interface]))
+    disconnected = asyncio.ensure_future(rpc.on_disconnect())
+    stop = asyncio.ensure_future(until.wait())
+    try:
+        await asyncio.wait({disconnected, stop}, return_when=asyncio.FIRST_COMPLETED)
+        if stop.done() and not disconnected.done():
+            await asyncio.wait({disconnected}, timeout=1.0)
+    finally:
+        stop.cancel()
+        disconnected.cancel()
+        rpc.close()
+        stream.close()
+
+
+async def listen_unix(
+    path: Path, interface: type[T], make_impl: Callable[[], T]
+) -> asyncio.AbstractServer:
+    """Serve a fresh ``make_impl()`` to every client that connects to ``path``."""
+    schema = SCHEMAS[interface]
+
+    async def accept(stream: Any) -> None:
+        rpc = capnp.TwoPartyServer(stream, bootstrap=proxy.server(interface, make_impl(), schema))
+        try:
+            await rpc.on_disconnect()
+        finally:
+            rpc.close()
+
+    return await capnp.AsyncIoStream.create_unix_server(accept, str(path))

@@ -1,0 +1,123 @@
+"""The worker side of a process split: what a worker does between spawn and exit.
+
+The supervisor starts ``worker_main`` through a ``multiprocessing`` context of
+the spawn family (never ``fork``: a fork after the capnp loop exists aborts
+the child). Everything the child needs travels in a picklable ``Launch``, and
+the worker's own code is named by a string (``"node.worker:make_init"``), so
+the supervisor never imports node or wallet code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import faulthandler
+import importlib
+import os
+import signal
+import socket
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import setproctitle
+import structlog
+
+from ipc.capnp import protocol
+from ipc.interfaces import Init
+from logs.structured import configure
+
+PR_SET_PDEATHSIG = 1
+log = structlog.get_logger()
+
+
+@dataclass(frozen=True)
+class Launch:
+    entry: str  # "module:function"; the function builds the worker's Init
+    name: str
+    role: str
+    generation: int
+    datadir: Path
+    log_level: str
+    settings: Any  # config.Settings: ipc stays free of the config package
+
+
+@dataclass(frozen=True)
+class WorkerContext:
+    """What a worker's own code is given: who it is, and a way to ask to stop."""
+
+    launch: Launch
+    request_stop: Callable[[], None]
+
+
+class InitFactory(Protocol):
+    def __call__(self, context: WorkerContext) -> Awaitable[Init]: ...
+
+
+class WorkerInit(Init):
+    """The part of ``Init`` every worker shares; roles extend it with their factories."""
+
+    def __init__(self, context: WorkerContext) -> None:
+        self.context = context
+
+    async def ping(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        log.info("shutdown_requested")
+        self.context.request_stop()
+
+
+class FdHandle(Protocol):
+    """A descriptor passed through ``multiprocessing`` (``reduction.DupFd``)."""
+
+    def detach(self) -> int: ...
+
+
+def worker_main(launch: Launch, sock: socket.socket, stdout: FdHandle, stderr: FdHandle) -> None:
+    """Entry point of every worker process."""
+    _redirect(stdout.detach(), sys.stdout.fileno())
+    _redirect(stderr.detach(), sys.stderr.fileno())
+    _die_with_parent()
+    # Ctrl-C reaches the whole process group; only the supervisor decides the stop order.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    setproctitle.setproctitle(f"splitd: {launch.name} gen={launch.generation}")
+    faulthandler.enable()
+    configure(
+        launch.log_level,
+        {"worker": launch.name, "role": launch.role, "pid": os.getpid(), "gen": launch.generation},
+    )
+    try:
+        protocol.run(_serve(launch, sock))
+    except Exception:
+        log.exception("worker_crashed")
+        sys.exit(1)
+
+
+def _redirect(fd: int, target: int) -> None:
+    os.dup2(fd, target)
+    os.close(fd)
+
+
+def _die_with_parent() -> None:
+    """Have the kernel kill us when our parent dies, so no worker outlives its supervisor."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def _resolve(entry: str) -> InitFactory:
+    module, _, function = entry.partition(":")
+    factory: InitFactory = getattr(importlib.import_module(module), function)
+    return factory
+
+
+async def _serve(launch: Launch, sock: socket.socket) -> None:
+    stopping = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopping.set)
+    init = await _resolve(launch.entry)(WorkerContext(launch, stopping.set))
+    log.info("worker_ready")
+    await protocol.serve(sock, Init, init, stopping)
+    log.info("worker_exiting", reason="stop requested" if stopping.is_set() else "disconnected")

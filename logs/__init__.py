@@ -1,0 +1,1 @@
+"""Structured logging shared by every splitd process; imports nothing of the project."""

@@ -1,0 +1,1 @@
+"""The node: chain state, validation, mempool, miner and block store."""

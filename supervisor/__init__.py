@@ -1,0 +1,1 @@
+"""The supervisor: process lifecycle, restart policy, health, logs, control socket, CLI."""

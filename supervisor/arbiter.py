@@ -1,0 +1,466 @@
+"""The supervisor's loop: one queue of events, one handler per event.
+
+gunicorn's arbiter, in asyncio: signal handlers, process sentinels, health
+checks and the control socket only *enqueue* events; the loop takes them one
+at a time and calls the handler named for each. Nothing polls: a worker's
+death wakes the loop through its process sentinel within a millisecond or
+two. Decisions (restart or not, how long to wait, when to give up) are the
+pure functions of ``supervisor.policy``; this module only carries them out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import signal
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from config import Settings
+from ipc.capnp import protocol
+from ipc.interfaces import (
+    CallTimeout,
+    ExitInfo,
+    Init,
+    SplitdError,
+    SupervisorStatus,
+    UnknownWorker,
+    WorkerUnavailable,
+)
+from ipc.process import Launch
+from logs.structured import Record
+from supervisor import logpipe, policy
+from supervisor.policy import Intent, State
+from supervisor.spawn import preload, spawn
+from supervisor.spec import worker_specs
+from supervisor.worker import Worker, exit_info
+
+EXIT_GAVE_UP = 3
+log = structlog.get_logger()
+
+
+def splitd_version() -> str:
+    try:
+        return version("splitd")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+@dataclass(frozen=True)
+class Exited:
+    name: str
+    generation: int
+    info: ExitInfo
+
+
+@dataclass(frozen=True)
+class Ready:
+    name: str
+    generation: int
+
+
+@dataclass(frozen=True)
+class Hung:
+    name: str
+    generation: int
+
+
+@dataclass(frozen=True)
+class BackoffOver:
+    name: str
+    generation: int
+
+
+@dataclass(frozen=True)
+class StopRequested:
+    reason: str
+    exit_code: int = 0
+
+
+@dataclass(frozen=True)
+class RestartRequested:
+    name: str
+    done: asyncio.Future[None]
+
+
+@dataclass(frozen=True)
+class AllStopped:
+    pass
+
+
+Event = Exited | Ready | Hung | BackoffOver | StopRequested | RestartRequested | AllStopped
+
+
+class Arbiter:
+    def __init__(self, settings: Settings, datadir: Path, sink: Callable[[Record], None]) -> None:
+        self.settings = settings
+        self.datadir = datadir
+        self.sink = sink
+        self.workers = {spec.name: Worker(spec) for spec in worker_specs(settings)}
+        self.events: asyncio.Queue[Event] = asyncio.Queue()
+        self.started_at = time.monotonic()
+        self.stopping = False
+        self.finished = False
+        self.exit_code = 0
+        self._jitter = random.Random()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        preload(worker.spec.module for worker in self.workers.values())
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(
+                signum, self.events.put_nowait, StopRequested(f"signal {signum.name}")
+            )
+        log.info("supervisor_started", datadir=str(self.datadir), version=splitd_version())
+        for worker in self.workers.values():
+            self.start(worker)
+        while not self.finished:
+            await self.dispatch(await self.events.get())
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+        for task in self._tasks:
+            task.cancel()
+        log.info("supervisor_stopped", exit_code=self.exit_code)
+        return self.exit_code
+
+    async def dispatch(self, event: Event) -> None:
+        match event:
+            case Exited():
+                await self.handle_exited(event)
+            case Ready():
+                self.handle_ready(event)
+            case Hung():
+                self.handle_hung(event)
+            case BackoffOver():
+                self.handle_backoff_over(event)
+            case StopRequested():
+                self.handle_stop_requested(event)
+            case RestartRequested():
+                self.handle_restart_requested(event)
+            case AllStopped():
+                self.finished = True
+
+    # -- what the control socket asks -------------------------------------------------------
+
+    def status(self) -> SupervisorStatus:
+        now = time.monotonic()
+        return SupervisorStatus(
+            pid=os.getpid(),
+            uptime_s=now - self.started_at,
+            version=splitd_version(),
+            workers=[worker.status(now) for worker in self.workers.values()],
+        )
+
+    def request_stop(self, reason: str) -> None:
+        self.events.put_nowait(StopRequested(reason))
+
+    async def request_restart(self, name: str) -> None:
+        done = asyncio.get_running_loop().create_future()
+        self.events.put_nowait(RestartRequested(name, done))
+        await done
+
+    # -- handlers ---------------------------------------------------------------------------
+
+    async def handle_exited(self, event: Exited) -> None:
+        worker = self.workers[event.name]
+        if worker.generation != event.generation or worker.exited is None:
+            return
+        exited, info = worker.exited, event.info
+        # The worker's last words come before the record of its death.
+        if worker.output:
+            await asyncio.wait(worker.output, timeout=1.0)
+        now = time.monotonic()
+        uptime_s = now - worker.started_at
+        failed = worker.intent is None
+        logger = self._log(worker)
+        logger.log(
+            logging.WARNING if failed else logging.INFO,
+            "worker_exited",
+            exit_code=info.code,
+            signal=info.signal,
+            uptime_s=round(uptime_s, 3),
+        )
+        self.reap(worker)
+        worker.last_exit = info
+        if failed:
+            worker.failures = policy.failures_in_a_row(
+                worker.failures, uptime_s, self.settings.restart.reset_after_s
+            )
+        worker.restart_times = policy.recent(
+            worker.restart_times, now, self.settings.restart.within_s
+        )
+        decision = policy.after_exit(
+            worker.intent,
+            worker.spec.restart,
+            info.code,
+            restarts=worker.restart_times,
+            failures=worker.failures,
+            now=now,
+            limits=self.settings.restart,
+            jitter=self._jitter.random(),
+        )
+        self.carry_out(worker, decision, logger, counted=failed, now=now)
+        exited.set_result(info)
+
+    def handle_ready(self, event: Ready) -> None:
+        worker = self.workers[event.name]
+        if worker.generation == event.generation and worker.state is State.STARTING:
+            worker.enter(State.RUNNING)
+            self._log(worker).info("worker_running")
+
+    def handle_hung(self, event: Hung) -> None:
+        worker = self.workers[event.name]
+        if worker.generation != event.generation or worker.state not in (
+            State.STARTING,
+            State.RUNNING,
+        ):
+            return
+        self._log(worker).error("worker_hung", misses=self.settings.health.misses)
+        self.spawn_task(self.stop_worker(worker, intent=None, graceful=False))
+
+    def handle_backoff_over(self, event: BackoffOver) -> None:
+        worker = self.workers[event.name]
+        if worker.generation == event.generation and worker.state is State.BACKOFF:
+            worker.backoff = None
+            self.start(worker)
+
+    def handle_stop_requested(self, event: StopRequested) -> None:
+        if self.stopping:
+            log.info("supervisor_already_stopping", reason=event.reason)
+            return
+        self.stopping = True
+        self.exit_code = event.exit_code
+        log.info("supervisor_stopping", reason=event.reason)
+        for worker in self.workers.values():
+            worker.intent = Intent.STOP
+        self.spawn_task(self.stop_all())
+
+    def handle_restart_requested(self, event: RestartRequested) -> None:
+        worker = self.workers.get(event.name)
+        if worker is None:
+            known = ", ".join(self.workers)
+            event.done.set_exception(UnknownWorker(f"no worker {event.name!r}; workers: {known}"))
+        elif self.stopping:
+            event.done.set_exception(SplitdError("the supervisor is stopping"))
+        else:
+            self._log(worker).info("worker_restart_requested")
+            self.spawn_task(self.restart(worker), done=event.done)
+
+    # -- steps ------------------------------------------------------------------------------
+
+    def start(self, worker: Worker) -> None:
+        worker.enter(State.STARTING)
+        worker.generation += 1
+        worker.intent = None
+        loop = asyncio.get_running_loop()
+        spawned = spawn(
+            Launch(
+                entry=worker.spec.entry,
+                name=worker.name,
+                role=worker.spec.role,
+                generation=worker.generation,
+                datadir=self.datadir,
+                log_level=self.settings.log.level,
+                settings=self.settings,
+            )
+        )
+        worker.spawned = spawned
+        worker.started_at = time.monotonic()
+        worker.exited = loop.create_future()
+        loop.add_reader(spawned.process.sentinel, self.on_sentinel, worker, worker.generation)
+        identity = self._identity(worker)
+        worker.output = {
+            loop.create_task(logpipe.pump(fd, stream, identity, self.sink))
+            for fd, stream in ((spawned.stdout, "stdout"), (spawned.stderr, "stderr"))
+        }
+        worker.tasks = {loop.create_task(self.watch(worker, worker.generation))}
+        self._log(worker).info("worker_started")
+
+    def on_sentinel(self, worker: Worker, generation: int) -> None:
+        """The process is gone: note how, and let the loop decide what follows."""
+        assert worker.spawned is not None
+        process = worker.spawned.process
+        asyncio.get_running_loop().remove_reader(process.sentinel)
+        process.join(0)
+        self.events.put_nowait(Exited(worker.name, generation, exit_info(process.exitcode)))
+
+    def reap(self, worker: Worker) -> None:
+        """Release everything the dead process's generation held."""
+        for task in worker.tasks | worker.output:
+            task.cancel()
+        if worker.connection is not None:
+            worker.connection.close()
+        if worker.spawned is not None:
+            worker.spawned.sock.close()
+            worker.spawned.process.close()
+        worker.spawned = worker.connection = None
+        worker.tasks, worker.output = set(), set()
+
+    def carry_out(
+        self, worker: Worker, decision: policy.Decision, logger: Any, *, counted: bool, now: float
+    ) -> None:
+        """Apply ``decision``; ``logger`` still names the process that ended."""
+        if decision.state is State.FAILED:
+            worker.enter(State.FAILED)
+            logger.error(
+                "worker_failed",
+                max_restarts=self.settings.restart.max_restarts,
+                within_s=self.settings.restart.within_s,
+            )
+            if worker.spec.role == "node":
+                self.events.put_nowait(StopRequested("the node failed", EXIT_GAVE_UP))
+            return
+        if decision.state is State.STOPPED:
+            worker.enter(State.STOPPED)
+            return
+        worker.restarts += 1
+        if counted:
+            worker.restart_times.append(now)
+        logger.info("worker_restarting", delay_s=round(decision.delay_s, 3))
+        if decision.state is State.BACKOFF:
+            worker.enter(State.BACKOFF)
+            worker.backoff = asyncio.get_running_loop().call_later(
+                decision.delay_s,
+                self.events.put_nowait,
+                BackoffOver(worker.name, worker.generation),
+            )
+        else:
+            self.start(worker)
+
+    async def watch(self, worker: Worker, generation: int) -> None:
+        """Connect to the worker, then ping it every ``interval_s``; enqueue Ready, or Hung.
+
+        Pings are spaced from the start of the previous one, so a hung worker
+        is noticed within ``interval_s * misses + timeout_s``.
+        """
+        assert worker.spawned is not None
+        health = self.settings.health
+        connection = await protocol.connect(
+            worker.spawned.sock, Init, self.settings.ipc.call_timeout_s
+        )
+        worker.connection = connection
+        loop = asyncio.get_running_loop()
+        misses = 0
+        ready = False
+        while True:
+            began = loop.time()
+            try:
+                await asyncio.wait_for(connection.remote.ping(), health.timeout_s)
+            except (CallTimeout, TimeoutError):
+                misses += 1
+                self._log(worker).warning("ping_missed", misses=misses)
+                if misses >= health.misses:
+                    self.events.put_nowait(Hung(worker.name, generation))
+                    return
+            except WorkerUnavailable:
+                return  # its sentinel tells the loop the rest
+            else:
+                misses = 0
+                if not ready:
+                    ready = True
+                    self.events.put_nowait(Ready(worker.name, generation))
+            await asyncio.sleep(max(0.0, began + health.interval_s - loop.time()))
+
+    async def stop_worker(self, worker: Worker, intent: Intent | None, graceful: bool) -> None:
+        """Ask the worker to exit, then SIGTERM, then SIGKILL, each given ``stop_timeout_s``."""
+        if not worker.alive or worker.exited is None:
+            if worker.backoff is not None:
+                worker.backoff.cancel()
+                worker.backoff = None
+            if worker.state is State.BACKOFF:
+                worker.enter(State.STOPPED)
+            return
+        exited, pid = worker.exited, worker.pid
+        assert pid is not None
+        worker.intent = intent
+        if worker.state is not State.STOPPING:
+            worker.enter(State.STOPPING)
+        timeout = self.settings.supervisor.stop_timeout_s
+        self._log(worker).info("worker_stopping", graceful=graceful)
+        if graceful and await self._ask_to_exit(worker, exited, timeout):
+            return
+        for signum in (signal.SIGTERM, signal.SIGKILL):
+            if exited.done():
+                return
+            self._log(worker).warning("worker_signalled", signal=signum.name)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+            await asyncio.wait({exited}, timeout=timeout)
+
+    async def _ask_to_exit(
+        self, worker: Worker, exited: asyncio.Future[Any], timeout: float
+    ) -> bool:
+        deadline = asyncio.get_running_loop().time() + timeout
+        connection = worker.connection
+        if connection is not None:
+            with contextlib.suppress(SplitdError, TimeoutError):
+                await asyncio.wait_for(connection.remote.shutdown(), timeout)
+            connection.close()  # the worker exits once its end of the socket closes
+        remaining = deadline - asyncio.get_running_loop().time()
+        done, _ = await asyncio.wait({exited}, timeout=max(0.0, remaining))
+        return bool(done)
+
+    async def stop_all(self) -> None:
+        """Stop in reverse start order: wallets before the node they depend on."""
+        for worker in reversed(self.workers.values()):
+            await self.stop_worker(worker, Intent.STOP, graceful=True)
+        self.events.put_nowait(AllStopped())
+
+    async def restart(self, worker: Worker) -> None:
+        if worker.alive:
+            await self.stop_worker(worker, Intent.RESTART, graceful=True)
+            return
+        if worker.backoff is not None:
+            worker.backoff.cancel()
+            worker.backoff = None
+        # An operator's restart of a failed or stopped worker starts a fresh streak.
+        worker.failures = 0
+        worker.restart_times.clear()
+        worker.restarts += 1
+        self.start(worker)
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def spawn_task(
+        self, work: Coroutine[Any, Any, None], done: asyncio.Future[None] | None = None
+    ) -> None:
+        """Run ``work`` beside the loop; its failure is logged, and reported to ``done``."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+
+        def finished(task: asyncio.Task[None]) -> None:
+            self._tasks.discard(task)
+            error = None if task.cancelled() else task.exception()
+            if error is not None and not isinstance(error, SplitdError):
+                log.error("supervisor_task_failed", exc_info=error)
+            if done is not None and not done.done():
+                if error is None:
+                    done.set_result(None)
+                else:
+                    done.set_exception(error)
+
+        task.add_done_callback(finished)
+
+    def _identity(self, worker: Worker) -> dict[str, Any]:
+        return {
+            "worker": worker.name,
+            "role": worker.spec.role,
+            "pid": worker.pid,
+            "gen": worker.generation,
+        }
+
+    def _log(self, worker: Worker) -> Any:
+        """Records about a worker carry its identity, so ``splitd logs NAME`` shows them."""
+        return log.bind(**self._identity(worker), by="supervisor")

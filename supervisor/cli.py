@@ -1,0 +1,278 @@
+"""The ``splitd`` command: what a user types, per ../shared/CONTRACT.md.
+
+Every error a user can cause ends in a one-line message and a documented exit
+code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import structlog
+
+from config import ConfigError, Settings, effective_config, load_settings
+from ipc.capnp import protocol
+from ipc.interfaces import Control, SplitdError, SupervisorStatus, WorkerStatus
+from logs.sink import RotatingJsonl, Sink
+from logs.structured import configure
+from supervisor import logview
+from supervisor.arbiter import Arbiter
+from supervisor.control import AlreadyRunning, exclusive, listen, socket_path
+
+T = TypeVar("T")
+
+EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
+CLI_TIMEOUT_S = 10.0
+STOP_DEADLINE_S = 300.0  # the supervisor's own stop is bounded by SIGKILL; this is a backstop
+
+
+class Failure(Exception):
+    """A user-facing failure: its message is printed as one line, its code is the exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_FAILURE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def datadir_of(args: argparse.Namespace) -> Path:
+    chosen = getattr(args, "datadir", None) or os.environ.get("SPLITD_DATADIR") or "~/.splitd"
+    return Path(chosen).expanduser().absolute()
+
+
+def settings_of(args: argparse.Namespace) -> Settings:
+    try:
+        return load_settings(
+            datadir=datadir_of(args),
+            config_file=getattr(args, "config", None),
+            environ=os.environ,
+            overrides=getattr(args, "set", None) or [],
+        )
+    except ConfigError as error:
+        raise Failure(str(error), EXIT_CONFIG) from None
+
+
+# -- run ------------------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = settings_of(args)
+    datadir = datadir_of(args)
+    try:
+        datadir.mkdir(parents=True, exist_ok=True)
+        path = socket_path(datadir)
+    except (OSError, ValueError) as error:
+        raise Failure(f"datadir: {error}", EXIT_CONFIG) from None
+    try:
+        with exclusive(datadir):
+            sink = Sink(
+                RotatingJsonl(
+                    datadir / "logs" / "splitd.jsonl", settings.log.max_bytes, settings.log.backups
+                ),
+                sys.stderr,
+            )
+            identity = {"worker": "supervisor", "role": "supervisor", "pid": os.getpid(), "gen": 0}
+            configure(settings.log.level, identity, sink=sink)
+            return protocol.run(supervise(settings, datadir, path, sink))
+    except AlreadyRunning as error:
+        raise Failure(str(error)) from None
+
+
+async def supervise(settings: Settings, datadir: Path, path: Path, sink: Sink) -> int:
+    arbiter = Arbiter(settings, datadir, sink)
+    server = await listen(path, arbiter)
+    try:
+        return await arbiter.run()
+    finally:
+        server.close()
+        path.unlink(missing_ok=True)
+
+
+# -- talking to a running supervisor --------------------------------------------------------
+
+
+def ask(args: argparse.Namespace, call: Callable[[Control], Awaitable[T]]) -> T:
+    """Run ``call`` against the supervisor of this datadir; one-line failures otherwise."""
+    datadir = datadir_of(args)
+
+    async def session() -> T:
+        try:
+            connection = await protocol.connect_unix(socket_path(datadir), Control, CLI_TIMEOUT_S)
+        except (OSError, ValueError):
+            raise Failure(f"no supervisor is running on {datadir}") from None
+        try:
+            return await call(connection.remote)
+        except SplitdError as error:
+            raise Failure(error.message or error.code) from None
+        finally:
+            connection.close()
+
+    return protocol.run(session())
+
+
+def status_json(status: SupervisorStatus) -> dict[str, Any]:
+    return {
+        "supervisor": {
+            "pid": status.pid,
+            "uptime_s": round(status.uptime_s, 3),
+            "version": status.version,
+        },
+        "workers": [
+            {
+                **dataclasses.asdict(worker),
+                "uptime_s": None if worker.uptime_s is None else round(worker.uptime_s, 3),
+            }
+            for worker in status.workers
+        ],
+    }
+
+
+def _last_exit(worker: WorkerStatus) -> str:
+    if worker.last_exit is None:
+        return "-"
+    how = worker.last_exit.signal or f"code {worker.last_exit.code}"
+    return f"{how} at {worker.last_exit.at}"
+
+
+def status_table(status: SupervisorStatus) -> str:
+    header = ("WORKER", "ROLE", "STATE", "PID", "GEN", "RESTARTS", "UPTIME", "LAST EXIT")
+    rows = [
+        (
+            worker.name,
+            worker.role,
+            worker.state,
+            "-" if worker.pid is None else str(worker.pid),
+            str(worker.generation),
+            str(worker.restarts),
+            "-" if worker.uptime_s is None else f"{worker.uptime_s:.1f}s",
+            _last_exit(worker),
+        )
+        for worker in status.workers
+    ]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = [
+        f"supervisor pid {status.pid}, up {status.uptime_s:.1f}s, splitd {status.version}",
+        *(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+            for row in [header, *rows]
+        ),
+    ]
+    return "\n".join(lines)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    status = ask(args, lambda control: control.status())
+    if args.json:
+        print(json.dumps(status_json(status), indent=2))
+    else:
+        print(status_table(status))
+    return EXIT_OK
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    async def stop(control: Control) -> None:
+        pid = (await control.status()).pid
+        pidfd = os.pidfd_open(pid)
+        try:
+            await control.stop()
+            await _exit_of(pidfd)
+        finally:
+            os.close(pidfd)
+
+    ask(args, stop)
+    return EXIT_OK
+
+
+async def _exit_of(pidfd: int) -> None:
+    """Wait for the process behind ``pidfd`` to exit: the kernel tells us, no polling."""
+    loop = asyncio.get_running_loop()
+    gone = loop.create_future()
+    loop.add_reader(pidfd, lambda: gone.done() or gone.set_result(None))
+    try:
+        await asyncio.wait_for(gone, STOP_DEADLINE_S)
+    except TimeoutError:
+        raise Failure(f"the supervisor did not exit within {STOP_DEADLINE_S:g}s") from None
+    finally:
+        loop.remove_reader(pidfd)
+
+
+def cmd_restart(args: argparse.Namespace) -> int:
+    ask(args, lambda control: control.restart(args.worker))
+    return EXIT_OK
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    print(json.dumps(effective_config(settings_of(args)), indent=2))
+    return EXIT_OK
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    return logview.run(args, datadir_of(args), sys.stdout)
+
+
+# -- parsing --------------------------------------------------------------------------------
+
+
+def parser() -> argparse.ArgumentParser:
+    # SUPPRESS lets the common options stand before or after the subcommand.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--datadir", default=argparse.SUPPRESS, help="default: $SPLITD_DATADIR, else ~/.splitd"
+    )
+    common.add_argument(
+        "--config",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="default: <datadir>/splitd.toml if it exists",
+    )
+    common.add_argument(
+        "--set",
+        action="append",
+        metavar="SECTION.KEY=VALUE",
+        default=argparse.SUPPRESS,
+        help="override one setting (repeatable)",
+    )
+
+    top = argparse.ArgumentParser(
+        prog="splitd", parents=[common], description="Supervise a regtest node and its wallet."
+    )
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(
+        name: str, handler: Callable[[argparse.Namespace], int], help: str
+    ) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, parents=[common], help=help, description=help)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    command("run", cmd_run, "start the supervisor and its workers in the foreground")
+    command("check-config", cmd_check_config, "validate and print the effective configuration")
+    command("status", cmd_status, "show the running supervisor's workers").add_argument(
+        "--json", action="store_true", help="print the status as JSON"
+    )
+    command("stop", cmd_stop, "stop the running supervisor and wait for it to exit")
+    command("restart", cmd_restart, "restart one worker").add_argument("worker")
+    logview.add_arguments(command("logs", cmd_logs, "read <datadir>/logs (no supervisor needed)"))
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except Failure as failure:
+        print(failure, file=sys.stderr)
+        return failure.code
+    except KeyboardInterrupt:
+        return EXIT_OK
+    except Exception as error:  # a bug: keep the traceback in the log, one line for the user
+        structlog.get_logger().exception("splitd_crashed")
+        print(f"splitd: internal error: {error!r}", file=sys.stderr)
+        return EXIT_FAILURE

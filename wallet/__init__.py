@@ -1,0 +1,1 @@
+"""The wallet: keys, addresses, coins, signing and the wallet database."""
