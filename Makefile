@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint schemas clean
+.PHONY: run test lint schemas bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,13 @@ lint: $(VENV)/.installed-test
 
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Needs the capnp tool (Debian: capnproto); .ci/run installs it.
+schemas:
+	capnp compile -o- ipc/capnp/*.capnp > /dev/null
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python bench/restart.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -264,6 +264,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Until `run` sets up its sink: JSON on stderr, and never structlog's default
+    # console renderer, whose tracebacks show local variables.
+    configure(
+        "warning", {"worker": "cli", "role": "cli", "pid": os.getpid(), "gen": 0}, stream=sys.stderr
+    )
     args = parser().parse_args(argv)
     try:
         return int(args.handler(args))

@@ -16,7 +16,8 @@ from typing import Any
 
 from logs.structured import Record
 
-MAX_LINE = 1 << 20  # longer lines are cut into pieces of this size, never dropped
+MAX_LINE = 1 << 20  # longer lines are cut into pieces of at most this size, never dropped
+CHUNK = 1 << 16
 RAW_LEVEL = {"stdout": "info", "stderr": "warning"}
 
 
@@ -44,25 +45,43 @@ def record_from_line(line: bytes, stream: str, identity: Mapping[str, Any]) -> R
     return record
 
 
+def utf8_cut(data: bytes, limit: int) -> int:
+    """The largest cut at or before ``limit`` that does not split a UTF-8 character."""
+    cut = limit
+    while cut > limit - 3 and data[cut] & 0xC0 == 0x80:
+        cut -= 1
+    return cut
+
+
 async def pump(
     fd: int, stream: str, identity: Mapping[str, Any], sink: Callable[[Record], None]
 ) -> None:
-    """Forward every line from ``fd`` to ``sink`` until the writer has gone."""
+    """Forward every line from ``fd`` to ``sink`` until the writer has gone.
+
+    A line longer than ``MAX_LINE`` is forwarded in pieces of at most that
+    size, cut between characters; a last line with no newline (the writer
+    died mid-way) is forwarded too. Blank lines carry nothing and are dropped.
+    """
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=MAX_LINE)
     transport, _ = await loop.connect_read_pipe(
         lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", buffering=0)
     )
-    try:
-        while True:
-            try:
-                line = await reader.readuntil(b"\n")
-            except asyncio.IncompleteReadError as end:
-                line = end.partial  # the last line, if the writer died mid-way through it
-            except asyncio.LimitOverrunError as long:
-                line = await reader.readexactly(long.consumed)
-            if not line:
-                return
+
+    def forward(line: bytes) -> None:
+        if line.strip():
             sink(record_from_line(line, stream, identity))
+
+    pending = b""
+    try:
+        while chunk := await reader.read(CHUNK):
+            *lines, pending = (pending + chunk).split(b"\n")
+            for line in lines:
+                forward(line)
+            while len(pending) > MAX_LINE:
+                cut = utf8_cut(pending, MAX_LINE)
+                forward(pending[:cut])
+                pending = pending[cut:]
+        forward(pending)
     finally:
         transport.close()

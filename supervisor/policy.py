@@ -71,7 +71,8 @@ def backoff_delay(failures: int, initial_s: float, max_s: float, jitter: float) 
     """
     if failures <= 1:
         return 0.0
-    ceiling = min(max_s, initial_s * 2 ** (failures - 2))
+    doublings = min(failures - 2, 64)  # enough to pass any max_s; more would overflow
+    ceiling = min(max_s, initial_s * 2**doublings)
     return ceiling / 2 + ceiling / 2 * jitter
 
 
