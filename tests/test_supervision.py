@@ -208,3 +208,9 @@ def test_the_control_socket_is_private(splitd, datadir: Path):
     running = splitd()
     running.wait_running()
     assert (datadir / "supervisor.sock").stat().st_mode & 0o777 == 0o600
+
+
+def test_an_inprocess_wallet_means_no_wallet_worker(splitd):
+    running = splitd(**{"wallet.process": "inprocess"})
+    status = running.wait_running()
+    assert [(w["name"], w["role"]) for w in status["workers"]] == [("node", "node")]
