@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FAST, Running, gone, splitd_cli, wait_until
+from tests.conftest import FAST, Running, descendants, gone, splitd_cli, wait_until
 
 REQUIRED = {"worker", "pid", "gen", "level", "event", "timestamp"}
 
@@ -103,7 +103,9 @@ def test_a_node_that_cannot_start_makes_run_exit_3(datadir: Path, splitd):
 def test_stop_takes_the_wallet_down_before_the_node_and_leaves_nothing(splitd, datadir: Path):
     running = splitd()
     status = running.wait_running()
-    pids = [w["pid"] for w in status["workers"]]
+    pids = {w["pid"] for w in status["workers"]}
+    below = descendants(running.process.pid)
+    assert pids < below  # the forkserver is there too
 
     result = splitd_cli("stop", "--datadir", str(datadir))
 
@@ -117,7 +119,8 @@ def test_stop_takes_the_wallet_down_before_the_node_and_leaves_nothing(splitd, d
         ("worker_exited", "node"),
     ]
     assert all(r["exit_code"] == 0 for r in events(running, "worker_exited"))
-    assert all(gone(pid) for pid in pids)
+    assert all(gone(pid) for pid in pids)  # gone before `stop` returned
+    wait_until(lambda: all(gone(pid) for pid in below), 5.0, "the forkserver gone too")
     assert not (datadir / "supervisor.sock").exists()
 
 
