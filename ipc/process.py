@@ -90,10 +90,13 @@ def worker_main(launch: Launch, sock: socket.socket, stdout: FdHandle, stderr: F
         {"worker": launch.name, "role": launch.role, "pid": os.getpid(), "gen": launch.generation},
     )
     try:
-        protocol.run(_serve(launch, sock))
+        stopped = protocol.run(_serve(launch, sock))
     except Exception:
         log.exception("worker_crashed")
         sys.exit(1)
+    # Losing the supervisor's connection without being asked to stop is a failure:
+    # the supervisor died, or sent what we could not read.
+    sys.exit(0 if stopped else 1)
 
 
 def _redirect(fd: int, target: int) -> None:
@@ -114,10 +117,15 @@ def _resolve(entry: str) -> InitFactory:
     return factory
 
 
-async def _serve(launch: Launch, sock: socket.socket) -> None:
+async def _serve(launch: Launch, sock: socket.socket) -> bool:
+    """Serve ``Init`` until asked to stop (True) or until the connection ends (False)."""
     stopping = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopping.set)
     init = await _resolve(launch.entry)(WorkerContext(launch, stopping.set))
     log.info("worker_ready")
     await protocol.serve(sock, Init, init, stopping)
-    log.info("worker_exiting", reason="stop requested" if stopping.is_set() else "disconnected")
+    if stopping.is_set():
+        log.info("worker_exiting", reason="stop requested")
+    else:
+        log.warning("worker_exiting", reason="connection to the supervisor lost")
+    return stopping.is_set()
