@@ -60,6 +60,28 @@ class UnknownWorker(SplitdError):
     code = "unknown_worker"
 
 
+class BlockNotFound(SplitdError):
+    code = "block_not_found"
+
+
+class TxRejected(SplitdError):
+    """The node refused a transaction; the message is Bitcoin Core's reject reason."""
+
+    code = "tx_rejected"
+
+    @property
+    def reason(self) -> str:
+        return self.message
+
+
+class InvalidAddress(SplitdError):
+    code = "invalid_address"
+
+
+class InsufficientFunds(SplitdError):
+    code = "insufficient_funds"
+
+
 class Init(ABC):
     """What every worker serves on its socket: the first capability handed out.
 
@@ -118,3 +140,82 @@ class Control(ABC):
     @abstractmethod
     async def restart(self, worker: str) -> None:
         """Stop one worker and start a new generation of it; ``UnknownWorker`` if no such name."""
+
+
+@dataclass(frozen=True)
+class BlockRef:
+    height: int
+    hash: str  # hex, as Bitcoin Core prints it
+
+
+@dataclass(frozen=True)
+class ConnectedBlock:
+    """A block as the wallet sees it: where it sits, and its serialization to scan."""
+
+    height: int
+    hash: str
+    prev_hash: str
+    time: int
+    raw: bytes
+
+
+class Handler(ABC):
+    """A subscription; ``disconnect`` ends it. Dropping the last reference does too."""
+
+    @abstractmethod
+    async def disconnect(self) -> None: ...
+
+
+class ChainNotifications(ABC):
+    """What the node tells a subscribed wallet, in chain order, each event once.
+
+    Modelled on Bitcoin Core's ``interfaces::Chain::Notifications``.
+    """
+
+    @abstractmethod
+    async def block_connected(self, block: ConnectedBlock) -> None: ...
+
+    @abstractmethod
+    async def block_disconnected(self, block: ConnectedBlock) -> None: ...
+
+    @abstractmethod
+    async def transaction_added_to_mempool(self, tx: bytes) -> None: ...
+
+    @abstractmethod
+    async def transaction_removed_from_mempool(self, txid: str, reason: str) -> None: ...
+
+    @abstractmethod
+    async def chain_state_flushed(self, tip: BlockRef) -> None: ...
+
+
+class Chain(ABC):
+    """What a wallet needs from a node, and no more (Bitcoin Core's ``interfaces::Chain``)."""
+
+    @abstractmethod
+    async def tip(self) -> BlockRef: ...
+
+    @abstractmethod
+    async def block_hash(self, height: int) -> str:
+        """The active chain's block at ``height``; ``BlockNotFound`` above the tip."""
+
+    @abstractmethod
+    async def block(self, hash: str) -> ConnectedBlock:
+        """Any known block by hash; ``BlockNotFound`` if the node has none."""
+
+    @abstractmethod
+    async def find_fork(self, locator: list[str]) -> BlockRef:
+        """The first of ``locator`` (newest first) on the active chain: where to rescan from."""
+
+    @abstractmethod
+    async def in_mempool(self, txid: str) -> bool: ...
+
+    @abstractmethod
+    async def broadcast_transaction(self, tx: bytes) -> str:
+        """Submit to the mempool and return the txid; ``TxRejected(reason)`` if refused."""
+
+    @abstractmethod
+    async def relay_min_fee(self) -> int:
+        """The node's minimum relay fee rate, in satoshis per 1000 virtual bytes."""
+
+    @abstractmethod
+    async def handle_notifications(self, notifications: ChainNotifications) -> Handler: ...

@@ -41,6 +41,7 @@ class Launch:
     generation: int
     datadir: Path
     log_level: str
+    call_timeout_s: float
     settings: Any  # config.Settings: ipc stays free of the config package
 
 
@@ -123,7 +124,7 @@ async def _serve(launch: Launch, sock: socket.socket) -> bool:
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopping.set)
     init = await _resolve(launch.entry)(WorkerContext(launch, stopping.set))
     log.info("worker_ready")
-    await protocol.serve(sock, Init, init, stopping)
+    await protocol.serve(sock, Init, init, stopping, launch.call_timeout_s)
     if stopping.is_set():
         log.info("worker_exiting", reason="stop requested")
     else:

@@ -273,6 +273,7 @@ class Arbiter:
                 generation=worker.generation,
                 datadir=self.datadir,
                 log_level=self.settings.log.level,
+                call_timeout_s=self.settings.ipc.call_timeout_s,
                 settings=self.settings,
             )
         )

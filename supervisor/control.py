@@ -70,6 +70,8 @@ async def listen(path: Path, arbiter: Arbiter) -> asyncio.AbstractServer:
     path.unlink(missing_ok=True)
     previous = os.umask(0o177)
     try:
-        return await protocol.listen_unix(path, Control, lambda: ControlService(arbiter))
+        return await protocol.listen_unix(
+            path, Control, lambda: ControlService(arbiter), arbiter.settings.ipc.call_timeout_s
+        )
     finally:
         os.umask(previous)

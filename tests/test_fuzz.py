@@ -26,6 +26,7 @@ def start_node(datadir: Path) -> Spawned:
             generation=1,
             datadir=datadir,
             log_level="warning",
+            call_timeout_s=5.0,
             settings=Settings(),
         )
     )

@@ -55,10 +55,10 @@ STATUS = SupervisorStatus(
 
 def round_trip(value: SupervisorStatus) -> SupervisorStatus:
     """encode -> a real message -> its bytes -> a reader over them -> decode."""
-    message = SCHEMA.SupervisorStatus.new_message(**wire.encode(value, SupervisorStatus))
+    message = SCHEMA.SupervisorStatus.new_message(**wire.encode(value, SupervisorStatus, 5.0))
     data = message.to_bytes()
     with SCHEMA.SupervisorStatus.from_bytes(data) as reader:
-        return wire.decode(reader, SupervisorStatus)
+        return wire.decode(reader, SupervisorStatus, 5.0)
 
 
 # ---------------------------------------------------------------- wire
@@ -110,7 +110,7 @@ def test_exit_by_signal_has_no_code_and_exit_by_code_no_signal() -> None:
 
 
 def test_optional_fields_are_absent_on_the_wire() -> None:
-    encoded = wire.encode(STATUS, SupervisorStatus)
+    encoded = wire.encode(STATUS, SupervisorStatus, 5.0)
     node, hot, _, new = encoded["workers"]
     assert node["pid"] == {"value": 2001}
     assert hot["pid"] == {"none": None}
@@ -205,7 +205,7 @@ class Pair:
     async def __aenter__(self) -> Pair:
         server_end, client_end = socket.socketpair()
         self.server = asyncio.create_task(
-            protocol.serve(server_end, Control, self.impl, self.until)
+            protocol.serve(server_end, Control, self.impl, self.until, 5.0)
         )
         self.connection = await within(protocol.connect(client_end, Control, self.timeout_s))
         return self

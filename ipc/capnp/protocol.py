@@ -1,8 +1,7 @@
 """Connections: serve an interface on a socket, or reach one through it.
 
-The only place that knows which schema carries which interface and how a
-socket becomes a Cap'n Proto connection. A schema error in ``capnp.load``
-aborts the process, so CI compiles every schema with the ``capnp`` tool first.
+The only place that knows how a socket becomes a Cap'n Proto connection.
+``timeout_s`` is the deadline of every call made through what it hands out.
 """
 
 from __future__ import annotations
@@ -16,15 +15,8 @@ from typing import Any, Generic, TypeVar
 import capnp
 
 from ipc.capnp import proxy
-from ipc.interfaces import Control, Init
 
 T = TypeVar("T")
-
-_HERE = Path(__file__).parent
-SCHEMAS: dict[type, Any] = {
-    Init: capnp.load(str(_HERE / "init.capnp")).Init,
-    Control: capnp.load(str(_HERE / "control.capnp")).Control,
-}
 
 
 def run(main: Awaitable[T]) -> T:
@@ -51,8 +43,7 @@ class Connection(Generic[T]):
 
 def _connection(stream: Any, interface: type[T], timeout_s: float) -> Connection[T]:
     rpc = capnp.TwoPartyClient(stream)
-    cap = rpc.bootstrap().cast_as(SCHEMAS[interface])
-    return Connection(stream, rpc, proxy.client(interface, cap, timeout_s))
+    return Connection(stream, rpc, proxy.client(interface, rpc.bootstrap(), timeout_s))
 
 
 async def connect(sock: socket.socket, interface: type[T], timeout_s: float) -> Connection[T]:
@@ -66,14 +57,16 @@ async def connect_unix(path: Path, interface: type[T], timeout_s: float) -> Conn
     return _connection(stream, interface, timeout_s)
 
 
-async def serve(sock: socket.socket, interface: type[T], impl: T, until: asyncio.Event) -> None:
+async def serve(
+    sock: socket.socket, interface: type[T], impl: T, until: asyncio.Event, timeout_s: float
+) -> None:
     """Serve ``impl`` on ``sock`` until the peer disconnects or ``until`` is set.
 
     When ``until`` is set (``Init.shutdown``), the reply is still on its way:
     the peer closes its end once it has it, and we wait a moment for that.
     """
     stream = await capnp.AsyncIoStream.create_connection(sock=sock)
-    rpc = capnp.TwoPartyServer(stream, bootstrap=proxy.server(interface, impl, SCHEMAS[interface]))
+    rpc = capnp.TwoPartyServer(stream, bootstrap=proxy.server(interface, impl, timeout_s))
     disconnected = asyncio.ensure_future(rpc.on_disconnect())
     stop = asyncio.ensure_future(until.wait())
     try:
@@ -88,13 +81,13 @@ async def serve(sock: socket.socket, interface: type[T], impl: T, until: asyncio
 
 
 async def listen_unix(
-    path: Path, interface: type[T], make_impl: Callable[[], T]
+    path: Path, interface: type[T], make_impl: Callable[[], T], timeout_s: float
 ) -> asyncio.AbstractServer:
     """Serve a fresh ``make_impl()`` to every client that connects to ``path``."""
-    schema = SCHEMAS[interface]
 
     async def accept(stream: Any) -> None:
-        rpc = capnp.TwoPartyServer(stream, bootstrap=proxy.server(interface, make_impl(), schema))
+        bootstrap = proxy.server(interface, make_impl(), timeout_s)
+        rpc = capnp.TwoPartyServer(stream, bootstrap=bootstrap)
         try:
             await rpc.on_disconnect()
         finally:

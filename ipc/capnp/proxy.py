@@ -1,11 +1,11 @@
 """One generic client proxy and one generic server adapter for every interface.
 
-``client(Init, cap)`` returns an object that *is* an ``Init``: each abstract
-method sends the call and turns the reply back into Python values or into the
-``SplitdError`` subclass the server raised. ``server(Init, impl, schema)``
-wraps any implementation for pycapnp. Both are derived from the interface's
-method signatures, so adding a method means adding it to the interface and
-the schema, nothing here.
+``client(Chain, cap, timeout_s)`` returns an object that *is* a ``Chain``:
+each abstract method sends the call and turns the reply back into Python
+values, or into the ``SplitdError`` subclass the server raised.
+``server(Chain, impl, timeout_s)`` wraps any implementation for pycapnp.
+Both are derived from the interface's method signatures, so adding a method
+means adding it to the interface and the schema, nothing here.
 """
 
 from __future__ import annotations
@@ -13,20 +13,25 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import itertools
+import logging
+import time
 import typing
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import capnp
 import structlog
 
-from ipc.capnp.wire import camel, decode, encode, encode_fields
-from ipc.capnp.wire import decode_fields as decode_params
+from ipc.capnp.schemas import SCHEMAS
+from ipc.capnp.wire import camel, decode, decode_fields, encode, encode_fields
 from ipc.interfaces import CallTimeout, InternalError, SplitdError, WorkerUnavailable
 
 T = TypeVar("T")
 log = structlog.get_logger("ipc")
+SUMMARY_CHARS = 120
+_request_ids = itertools.count(1)
 
 
 @dataclass(frozen=True)
@@ -51,70 +56,119 @@ def methods_of(interface: type) -> tuple[Method, ...]:
     return tuple(found)
 
 
+def summarize(arguments: Mapping[str, Any]) -> str:
+    """Arguments for the call log, cut short: bytes by length only, nothing unbounded."""
+    parts = []
+    for name, value in arguments.items():
+        shown = f"<{len(value)} bytes>" if isinstance(value, bytes | bytearray) else repr(value)
+        parts.append(f"{name}={shown[:SUMMARY_CHARS]}")
+    return ", ".join(parts)[: SUMMARY_CHARS * 2]
+
+
+class Proxy:
+    """Base of every client proxy: the capability it calls, and its calls' deadline."""
+
+    def __init__(self, cap: Any, timeout_s: float) -> None:
+        self._cap = cap
+        self._timeout_s = timeout_s
+        # Decided once: with debug off a call formats nothing for the log.
+        self._debug = log.bind().is_enabled_for(logging.DEBUG)
+
+    async def _call(self, interface: type, method: Method, arguments: dict[str, Any]) -> Any:
+        request = encode_fields(method.params, arguments, self._timeout_s)
+        started = time.perf_counter() if self._debug else 0.0
+        outcome = "ok"
+        try:
+            reply = await self._send(interface, method, request)
+            if reply.error.code:
+                outcome = reply.error.code
+                raise SplitdError.from_code(reply.error.code, reply.error.message)
+            if method.returns is None:
+                return None
+            return decode(reply.result, method.returns, self._timeout_s)
+        except SplitdError as error:
+            outcome = error.code
+            raise
+        finally:
+            if self._debug:
+                log.debug(
+                    "ipc_call",
+                    interface=interface.__name__,
+                    method=method.name,
+                    request_id=next(_request_ids),
+                    duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                    outcome=outcome,
+                    args=summarize(arguments),
+                )
+
+    async def _send(self, interface: type, method: Method, request: dict[str, Any]) -> Any:
+        where = f"{interface.__name__}.{method.name}"
+        try:
+            return await asyncio.wait_for(
+                getattr(self._cap, method.wire_name)(**request), self._timeout_s
+            )
+        except TimeoutError:
+            raise CallTimeout(f"{where}: no answer within {self._timeout_s:g}s") from None
+        except capnp.KjException as error:
+            if error.type == "DISCONNECTED":
+                raise WorkerUnavailable(f"{where}: peer disconnected") from None
+            raise InternalError(f"{where}: transport failure ({error.type})") from None
+
+
 def client(interface: type[T], cap: Any, timeout_s: float) -> T:
     """A proxy implementing ``interface`` over the capability ``cap``.
 
     Every call has a deadline (``CallTimeout``); a dead or disconnected peer is
     ``WorkerUnavailable``, immediately for calls in flight.
     """
-    proxy_class = _proxy_class(interface)
-    return proxy_class(cap, timeout_s)
+    proxy: T = _proxy_class(interface)(cap.cast_as(SCHEMAS[interface]), timeout_s)
+    return proxy
 
 
 @functools.cache
 def _proxy_class(interface: type) -> type:
     def make(method: Method) -> Callable[..., Coroutine[Any, Any, Any]]:
-        async def call(self: Any, *args: Any, **kwargs: Any) -> Any:
-            bound = inspect.signature(getattr(interface, method.name)).bind(self, *args, **kwargs)
-            request = encode_fields(method.params, bound.arguments)
-            reply = await self._send(method, request)
-            if reply.error.code:
-                raise SplitdError.from_code(reply.error.code, reply.error.message)
-            return None if method.returns is None else decode(reply.result, method.returns)
+        signature = inspect.signature(getattr(interface, method.name))
+
+        async def call(self: Proxy, *args: Any, **kwargs: Any) -> Any:
+            arguments = signature.bind(self, *args, **kwargs).arguments
+            arguments.pop(next(iter(signature.parameters)))
+            return await self._call(interface, method, arguments)
 
         call.__name__ = method.name
         return call
 
     namespace: dict[str, Any] = {m.name: make(m) for m in methods_of(interface)}
-    namespace["__init__"] = _proxy_init
-    namespace["_send"] = _proxy_send
-    return type(f"{interface.__name__}Proxy", (interface,), namespace)
+    return type(f"{interface.__name__}Proxy", (Proxy, interface), namespace)
 
 
-def _proxy_init(self: Any, cap: Any, timeout_s: float) -> None:
-    self._cap = cap
-    self._timeout_s = timeout_s
+def capability(interface: type[T], value: T, timeout_s: float) -> Any:
+    """What to put on the wire for an object passed as ``interface``.
+
+    A proxy we hold is sent as the capability it already is (the peer then
+    talks to its origin directly, not through us); our own object is served.
+    """
+    if isinstance(value, Proxy):
+        return value._cap
+    return server(interface, value, timeout_s)
 
 
-async def _proxy_send(self: Any, method: Method, request: dict[str, Any]) -> Any:
-    where = f"{type(self).__name__.removesuffix('Proxy')}.{method.name}"
-    try:
-        return await asyncio.wait_for(
-            getattr(self._cap, method.wire_name)(**request), self._timeout_s
-        )
-    except TimeoutError:
-        raise CallTimeout(f"{where}: no answer within {self._timeout_s:g}s") from None
-    except capnp.KjException as error:
-        if error.type == "DISCONNECTED":
-            raise WorkerUnavailable(f"{where}: peer disconnected") from None
-        raise InternalError(f"{where}: transport failure ({error.type})") from None
-
-
-def server(interface: type[T], impl: T, schema: Any) -> Any:
-    """Wrap ``impl`` so pycapnp can serve it as ``schema``.
+def server(interface: type[T], impl: T, timeout_s: float) -> Any:
+    """Wrap ``impl`` so pycapnp can serve it as ``interface``'s schema.
 
     A ``SplitdError`` travels as its code and message; any other exception is
     logged here, with its traceback, and the caller only learns that the call
-    failed: no traceback, path or local crosses the boundary.
+    failed: no traceback, path or local crosses the boundary. ``timeout_s``
+    is the deadline of calls on capabilities that callers pass in.
     """
-    return _server_class(interface, schema)(impl)
+    return _server_class(interface)(impl, timeout_s)
 
 
 @functools.cache
-def _server_class(interface: type, schema: Any) -> type:
+def _server_class(interface: type) -> type:
     def make(method: Method) -> Callable[[Any, Any], Coroutine[Any, Any, None]]:
         async def handle(self: Any, context: Any) -> None:
-            kwargs = decode_params(context.params, method.params)
+            kwargs = decode_fields(context.params, method.params, self._timeout_s)
             try:
                 result = await getattr(self._impl, method.name)(**kwargs)
             except SplitdError as error:
@@ -128,14 +182,14 @@ def _server_class(interface: type, schema: Any) -> type:
                 }
                 return
             if method.returns is not None:
-                context.results.result = encode(result, method.returns)
+                context.results.result = encode(result, method.returns, self._timeout_s)
 
         return handle
 
+    def init(self: Any, impl: Any, timeout_s: float) -> None:
+        self._impl = impl
+        self._timeout_s = timeout_s
+
     namespace: dict[str, Any] = {f"{m.wire_name}_context": make(m) for m in methods_of(interface)}
-    namespace["__init__"] = _server_init
-    return type(f"{interface.__name__}Server", (schema.Server,), namespace)
-
-
-def _server_init(self: Any, impl: Any) -> None:
-    self._impl = impl
+    namespace["__init__"] = init
+    return type(f"{interface.__name__}Server", (SCHEMAS[interface].Server,), namespace)

@@ -4,7 +4,9 @@ The interfaces in ``ipc.interfaces`` declare their arguments and results as
 Python types; the schemas mirror them field for field (snake_case in Python,
 camelCase on the wire). One pair of functions converts any such value, so no
 interface needs conversion code of its own. The conventions are in
-``common.capnp``.
+``common.capnp``. A value typed as an interface is a capability: an object
+of ours travels as a server the peer can call, a peer's arrives as a proxy.
+``timeout_s`` is the call deadline of the proxies that decoding creates.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import types
 import typing
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from ipc.capnp.schemas import is_interface
 
 SCALARS = (bool, int, float)
 
@@ -39,53 +43,65 @@ def dataclass_fields(cls: type) -> tuple[tuple[str, Any], ...]:
     return tuple((field.name, hints[field.name]) for field in dataclasses.fields(cls))
 
 
-def encode_fields(fields: Iterable[tuple[str, Any]], values: Mapping[str, Any]) -> dict[str, Any]:
+def encode_fields(
+    fields: Iterable[tuple[str, Any]], values: Mapping[str, Any], timeout_s: float
+) -> dict[str, Any]:
     """Named Python values as the dict pycapnp takes for a struct or a call's params."""
     encoded: dict[str, Any] = {}
     for name, hint in fields:
         value = values[name]
         inner = optional_of(hint)
         if inner is None:
-            encoded[camel(name)] = encode(value, hint)
+            encoded[camel(name)] = encode(value, hint, timeout_s)
         elif inner in SCALARS:
             encoded[camel(name)] = {"none": None} if value is None else {"value": value}
         elif value is not None:
-            encoded[camel(name)] = encode(value, inner)
+            encoded[camel(name)] = encode(value, inner, timeout_s)
     return encoded
 
 
-def encode(value: Any, hint: Any) -> Any:
+def encode(value: Any, hint: Any, timeout_s: float) -> Any:
+    if is_interface(hint):
+        from ipc.capnp import proxy  # a cycle by nature: capabilities carry methods carry values
+
+        return proxy.capability(hint, value, timeout_s)
     if dataclasses.is_dataclass(hint):
         fields = dataclass_fields(hint)
-        return encode_fields(fields, {name: getattr(value, name) for name, _ in fields})
+        return encode_fields(fields, {name: getattr(value, name) for name, _ in fields}, timeout_s)
     if typing.get_origin(hint) is list:
         (item,) = typing.get_args(hint)
-        return [encode(element, item) for element in value]
+        return [encode(element, item, timeout_s) for element in value]
     return value
 
 
-def decode_fields(reader: Any, fields: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+def decode_fields(
+    reader: Any, fields: Iterable[tuple[str, Any]], timeout_s: float
+) -> dict[str, Any]:
     decoded: dict[str, Any] = {}
     for name, hint in fields:
         wire_name = camel(name)
         inner = optional_of(hint)
         if inner is None:
-            decoded[name] = decode(getattr(reader, wire_name), hint)
+            decoded[name] = decode(getattr(reader, wire_name), hint, timeout_s)
         elif inner in SCALARS:
             group = getattr(reader, wire_name)
             decoded[name] = None if group.which() == "none" else group.value
         else:
             has = reader._has(wire_name)
-            decoded[name] = decode(getattr(reader, wire_name), inner) if has else None
+            decoded[name] = decode(getattr(reader, wire_name), inner, timeout_s) if has else None
     return decoded
 
 
-def decode(reader: Any, hint: Any) -> Any:
+def decode(reader: Any, hint: Any, timeout_s: float) -> Any:
+    if is_interface(hint):
+        from ipc.capnp import proxy
+
+        return proxy.client(hint, reader, timeout_s)
     if dataclasses.is_dataclass(hint):
-        return hint(**decode_fields(reader, dataclass_fields(hint)))
+        return hint(**decode_fields(reader, dataclass_fields(hint), timeout_s))
     if typing.get_origin(hint) is list:
         (item,) = typing.get_args(hint)
-        return [decode(element, item) for element in reader]
+        return [decode(element, item, timeout_s) for element in reader]
     if hint is bytes:
         return bytes(reader)
     return reader
