@@ -9,7 +9,7 @@ front that refuses booleans; they also refuse inf and nan, which lax floats
 accept from strings and TOML alike and which no duration here can mean.
 """
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -40,6 +40,27 @@ RestartPolicy = Literal["permanent", "transient", "temporary"]
 abnormal exit, temporary never."""
 
 
+def _bounded_by(other: str, *, at_least: bool) -> Any:
+    """A validator relating a field to an earlier one of its section.
+
+    A field validator, not a model one, so the error names the field
+    (``restart.backoff_max_s``) instead of the whole section.
+    """
+
+    def check(cls: type, value: float, info: ValidationInfo) -> float:
+        bound = info.data.get(other)
+        if bound is not None and (value < bound if at_least else value > bound):
+            relation = "greater" if at_least else "less"
+            raise PydanticCustomError(
+                "setting_order",
+                f"Input should be {relation} than or equal to {other} ({{bound}})",
+                {"bound": bound},
+            )
+        return value
+
+    return classmethod(check)
+
+
 class _Section(BaseModel):
     # A typo must be an error, not a setting quietly left at its default.
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -64,25 +85,18 @@ class RestartSettings(_Section):
     reset_after_s: Seconds = Field(30.0, gt=0)
     """A worker that ran this long healthy starts its backoff over."""
 
-    @field_validator("backoff_max_s")
-    @classmethod
-    def _not_below_initial(cls, value: float, info: ValidationInfo) -> float:
-        """A field validator, not a model one, so the error names
-        ``restart.backoff_max_s`` instead of the whole ``restart`` section."""
-        initial = info.data.get("backoff_initial_s")
-        if initial is not None and value < initial:
-            raise PydanticCustomError(
-                "backoff_order",
-                "Input should be greater than or equal to backoff_initial_s ({initial})",
-                {"initial": initial},
-            )
-        return value
+    _not_below_initial = field_validator("backoff_max_s")(
+        _bounded_by("backoff_initial_s", at_least=True)
+    )
 
 
 class HealthSettings(_Section):
     interval_s: Seconds = Field(5.0, gt=0)
-    timeout_s: Seconds = Field(2.0, gt=0)
+    # A ping may not outlast the interval: pings are spaced from one start to the next.
+    timeout_s: Seconds = Field(2.0, gt=0, validate_default=True)
     misses: Count = Field(3, ge=1)
+
+    _not_above_interval = field_validator("timeout_s")(_bounded_by("interval_s", at_least=False))
 
 
 class SupervisorSettings(_Section):

@@ -266,8 +266,8 @@ LEVEL = st.sampled_from(["debug", "info", "warning", "error"]).flatmap(
     )
 )
 # One valid (text, parsed) strategy per setting; backoff_initial_s stays at
-# or below the default backoff_max_s and backoff_max_s at or above it, so any
-# combination is valid.
+# or below the default backoff_max_s and backoff_max_s at or above it, and
+# likewise health.timeout_s and interval_s around 2 s, so any combination is valid.
 VALID: dict[tuple[str, str], st.SearchStrategy[tuple[str, Any]]] = {
     ("node", "restart"): POLICY,
     ("wallet", "process"): _text(st.sampled_from(["separate", "inprocess"])),
@@ -277,8 +277,8 @@ VALID: dict[tuple[str, str], st.SearchStrategy[tuple[str, Any]]] = {
     ("restart", "backoff_initial_s"): _text(st.floats(min_value=1e-3, max_value=30)),
     ("restart", "backoff_max_s"): _text(st.floats(min_value=30, max_value=1e6)),
     ("restart", "reset_after_s"): POSITIVE,
-    ("health", "interval_s"): POSITIVE,
-    ("health", "timeout_s"): POSITIVE,
+    ("health", "interval_s"): _text(st.floats(min_value=2, max_value=1e6)),
+    ("health", "timeout_s"): _text(st.floats(min_value=1e-3, max_value=2)),
     ("health", "misses"): _text(st.integers(1, 1000)),
     ("supervisor", "stop_timeout_s"): POSITIVE,
     ("log", "level"): LEVEL,
@@ -319,3 +319,10 @@ def test_any_valid_override_round_trips(
         expected[section][key] = value
     settings = load(empty_datadir, environ=environ, overrides=overrides)
     assert settings.model_dump() == expected
+
+
+def test_a_ping_timeout_longer_than_the_interval(tmp_path: Path) -> None:
+    assert errors(tmp_path, overrides=["health.interval_s=1", "health.timeout_s=3"]) == [
+        "health.timeout_s: Input should be less than or equal to interval_s (1.0) "
+        "(got '3' from --set)"
+    ]
