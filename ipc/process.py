@@ -10,6 +10,7 @@ the supervisor never imports node or wallet code.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import faulthandler
 import importlib
@@ -19,6 +20,7 @@ import socket
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from multiprocessing import forkserver
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -106,7 +108,19 @@ def _redirect(fd: int, target: int) -> None:
 
 
 def _die_with_parent() -> None:
-    """Have the kernel kill us when our parent dies, so no worker outlives its supervisor."""
+    """Have the kernel kill us when our parent dies, so no worker outlives its supervisor.
+
+    Our parent is the forkserver, which exits when the supervisor does, but
+    only once every holder of its "alive" pipe has closed it, and every
+    forked child inherits one. Kept open here, a worker too stopped or hung
+    to notice its socket closing would keep the forkserver, and so itself,
+    alive for ever.
+    """
+    alive_fd = getattr(forkserver._forkserver, "_forkserver_alive_fd", None)
+    if alive_fd is not None:
+        with contextlib.suppress(OSError):
+            os.close(alive_fd)
+        forkserver._forkserver._forkserver_alive_fd = None
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)

@@ -63,9 +63,20 @@ class Sink:
         self._pretty = bool(console is not None and console.isatty())
 
     def __call__(self, record: Mapping[str, Any]) -> None:
+        """Never raises: a closed console (``splitd run | head``) must not stop supervision."""
         line = to_json(record)
         if self.file is not None:
-            self.file.write(line)
-        if self.console is not None:
+            try:
+                self.file.write(line)
+            except OSError as error:  # disk full: say so where we still can
+                self._to_console({**record, "log_file_error": str(error)}, to_json(record))
+        self._to_console(record, line)
+
+    def _to_console(self, record: Mapping[str, Any], line: str) -> None:
+        if self.console is None:
+            return
+        try:
             self.console.write((render(record, colors=True) if self._pretty else line) + "\n")
             self.console.flush()
+        except (OSError, ValueError):
+            self.console = None  # gone for good; the file still has everything

@@ -28,7 +28,6 @@ import structlog
 from config import Settings
 from ipc.capnp import protocol
 from ipc.interfaces import (
-    CallTimeout,
     ExitInfo,
     Init,
     SplitdError,
@@ -127,11 +126,19 @@ class Arbiter:
         for worker in self.workers.values():
             self.start(worker)
         while not self.finished:
-            await self.dispatch(await self.events.get())
+            event = await self.events.get()
+            try:
+                await self.dispatch(event)
+            except Exception:
+                # A bug in one handler must not leave workers unsupervised.
+                log.exception("supervisor_handler_failed", event=type(event).__name__)
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
         for task in self._tasks:
             task.cancel()
+        self.kill_stragglers()
+        if any(worker.state is State.FAILED for worker in self.workers.values()):
+            self.exit_code = EXIT_GAVE_UP
         log.info("supervisor_stopped", exit_code=self.exit_code)
         return self.exit_code
 
@@ -222,6 +229,8 @@ class Arbiter:
 
     def handle_hung(self, event: Hung) -> None:
         worker = self.workers[event.name]
+        if self.stopping:
+            return  # the stop in progress ends it anyway, in its turn
         if worker.generation != event.generation or worker.state not in (
             State.STARTING,
             State.RUNNING,
@@ -234,7 +243,10 @@ class Arbiter:
         worker = self.workers[event.name]
         if worker.generation == event.generation and worker.state is State.BACKOFF:
             worker.backoff = None
-            self.start(worker)
+            if self.stopping:
+                worker.enter(State.STOPPED)
+            else:
+                self.start(worker)
 
     def handle_stop_requested(self, event: StopRequested) -> None:
         if self.stopping:
@@ -249,14 +261,18 @@ class Arbiter:
 
     def handle_restart_requested(self, event: RestartRequested) -> None:
         worker = self.workers.get(event.name)
+        if event.done.done():
+            return  # the asker has gone
         if worker is None:
             known = ", ".join(self.workers)
             event.done.set_exception(UnknownWorker(f"no worker {event.name!r}; workers: {known}"))
         elif self.stopping:
             event.done.set_exception(SplitdError("the supervisor is stopping"))
         else:
+            # Answer once it is under way: a hung worker's stop takes up to 3 * stop_timeout_s.
             self._log(worker).info("worker_restart_requested")
-            self.spawn_task(self.restart(worker), done=event.done)
+            self.spawn_task(self.restart(worker))
+            event.done.set_result(None)
 
     # -- steps ------------------------------------------------------------------------------
 
@@ -294,8 +310,13 @@ class Arbiter:
         assert worker.spawned is not None
         process = worker.spawned.process
         asyncio.get_running_loop().remove_reader(process.sentinel)
-        process.join(0)
-        self.events.put_nowait(Exited(worker.name, generation, exit_info(process.exitcode)))
+        try:
+            process.join(0)
+            info = exit_info(process.exitcode)
+        except Exception:
+            log.exception("exit_status_unreadable", worker=worker.name)
+            info = exit_info(None)
+        self.events.put_nowait(Exited(worker.name, generation, info))
 
     def reap(self, worker: Worker) -> None:
         """Release everything the dead process's generation held."""
@@ -304,8 +325,7 @@ class Arbiter:
         if worker.connection is not None:
             worker.connection.close()
         if worker.spawned is not None:
-            worker.spawned.sock.close()
-            worker.spawned.process.close()
+            worker.spawned.close()
         worker.spawned = worker.connection = None
         worker.tasks, worker.output = set(), set()
 
@@ -313,6 +333,8 @@ class Arbiter:
         self, worker: Worker, decision: policy.Decision, logger: Any, *, counted: bool, now: float
     ) -> None:
         """Apply ``decision``; ``logger`` still names the process that ended."""
+        if self.stopping and decision.state is not State.FAILED:
+            decision = policy.Decision(State.STOPPED)
         if decision.state is State.FAILED:
             worker.enter(State.FAILED)
             logger.error(
@@ -359,14 +381,14 @@ class Arbiter:
             began = loop.time()
             try:
                 await asyncio.wait_for(connection.remote.ping(), health.timeout_s)
-            except (CallTimeout, TimeoutError):
+            except WorkerUnavailable:
+                return  # its sentinel tells the loop the rest
+            except (SplitdError, TimeoutError):
                 misses += 1
                 self._log(worker).warning("ping_missed", misses=misses)
                 if misses >= health.misses:
                     self.events.put_nowait(Hung(worker.name, generation))
                     return
-            except WorkerUnavailable:
-                return  # its sentinel tells the loop the rest
             else:
                 misses = 0
                 if not ready:
@@ -383,9 +405,9 @@ class Arbiter:
             if worker.state is State.BACKOFF:
                 worker.enter(State.STOPPED)
             return
-        exited, pid = worker.exited, worker.pid
-        assert pid is not None
-        worker.intent = intent
+        exited = worker.exited
+        if worker.intent is not Intent.STOP:  # a supervisor stop is never downgraded
+            worker.intent = intent
         if worker.state is not State.STOPPING:
             worker.enter(State.STOPPING)
         timeout = self.settings.supervisor.stop_timeout_s
@@ -396,8 +418,7 @@ class Arbiter:
             if exited.done():
                 return
             self._log(worker).warning("worker_signalled", signal=signum.name)
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signum)
+            worker.send(signum)
             await asyncio.wait({exited}, timeout=timeout)
 
     async def _ask_to_exit(
@@ -409,15 +430,22 @@ class Arbiter:
             with contextlib.suppress(SplitdError, TimeoutError):
                 await asyncio.wait_for(connection.remote.shutdown(), timeout)
             connection.close()  # the worker exits once its end of the socket closes
+        elif worker.spawned is not None:
+            worker.spawned.sock.close()  # not connected yet: it will read EOF first thing
         remaining = deadline - asyncio.get_running_loop().time()
         done, _ = await asyncio.wait({exited}, timeout=max(0.0, remaining))
         return bool(done)
 
     async def stop_all(self) -> None:
         """Stop in reverse start order: wallets before the node they depend on."""
-        for worker in reversed(self.workers.values()):
-            await self.stop_worker(worker, Intent.STOP, graceful=True)
-        self.events.put_nowait(AllStopped())
+        try:
+            for worker in reversed(self.workers.values()):
+                try:
+                    await self.stop_worker(worker, Intent.STOP, graceful=True)
+                except Exception:
+                    log.exception("worker_stop_failed", worker=worker.name)
+        finally:
+            self.events.put_nowait(AllStopped())
 
     async def restart(self, worker: Worker) -> None:
         if worker.alive:
@@ -434,25 +462,24 @@ class Arbiter:
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def spawn_task(
-        self, work: Coroutine[Any, Any, None], done: asyncio.Future[None] | None = None
-    ) -> None:
-        """Run ``work`` beside the loop; its failure is logged, and reported to ``done``."""
+    def spawn_task(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` beside the loop; should it fail, the failure is logged."""
         task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
 
         def finished(task: asyncio.Task[None]) -> None:
             self._tasks.discard(task)
-            error = None if task.cancelled() else task.exception()
-            if error is not None and not isinstance(error, SplitdError):
-                log.error("supervisor_task_failed", exc_info=error)
-            if done is not None and not done.done():
-                if error is None:
-                    done.set_result(None)
-                else:
-                    done.set_exception(error)
+            if not task.cancelled() and task.exception() is not None:
+                log.error("supervisor_task_failed", exc_info=task.exception())
 
         task.add_done_callback(finished)
+
+    def kill_stragglers(self) -> None:
+        """The last resort on the way out: no worker may outlive the supervisor."""
+        for worker in self.workers.values():
+            if worker.alive:
+                self._log(worker).error("worker_abandoned")
+                worker.send(signal.SIGKILL)
 
     def _identity(self, worker: Worker) -> dict[str, Any]:
         return {

@@ -21,11 +21,15 @@ CHUNK = 1 << 16
 RAW_LEVEL = {"stdout": "info", "stderr": "warning"}
 
 
+def now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
 def record_from_line(line: bytes, stream: str, identity: Mapping[str, Any]) -> Record:
     """A worker's JSON record as is; anything else (a C++ abort, a faulthandler dump) wrapped.
 
     Either way the record names the worker that wrote it, even if the worker
-    had not yet set up its logging.
+    had not yet set up its logging, and has a level and a timestamp.
     """
     text = line.decode(errors="replace").rstrip("\r\n")
     try:
@@ -37,11 +41,11 @@ def record_from_line(line: bytes, stream: str, identity: Mapping[str, Any]) -> R
             "event": "raw_output",
             "stream": stream,
             "line": text,
-            "level": RAW_LEVEL[stream],
-            "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
         }
-    for key, value in identity.items():
-        record.setdefault(key, value)
+    # The pipe, not the line, says who wrote it: one worker cannot speak for another.
+    record.update(identity)
+    record.setdefault("level", RAW_LEVEL[stream])
+    record.setdefault("timestamp", now())
     return record
 
 

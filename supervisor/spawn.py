@@ -37,6 +37,12 @@ class Spawned:
     sock: socket.socket  # our end of the RPC socketpair
     stdout: int  # read ends of the worker's stdout and stderr pipes
     stderr: int
+    pidfd: int  # signals through it reach this process or none, even once its pid is reused
+
+    def close(self) -> None:
+        self.sock.close()
+        os.close(self.pidfd)
+        self.process.close()
 
 
 def spawn(launch: Launch) -> Spawned:
@@ -61,4 +67,5 @@ def spawn(launch: Launch) -> Spawned:
         theirs.close()
         os.close(out_write)
         os.close(err_write)
-    return Spawned(process, ours, out_read, err_read)
+    assert process.pid is not None
+    return Spawned(process, ours, out_read, err_read, os.pidfd_open(process.pid))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -14,11 +15,20 @@ from supervisor.spawn import Spawned
 from supervisor.spec import WorkerSpec
 
 
+def signal_name(number: int) -> str:
+    """``SIGKILL`` for 9; real-time signals, which have no name of their own, as ``SIGRTMIN+N``."""
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        offset = number - signal.SIGRTMIN
+        return f"SIGRTMIN+{offset}" if offset > 0 else f"SIG{number}"
+
+
 def exit_info(exitcode: int | None) -> ExitInfo:
     """multiprocessing reports death by signal N as exit code -N."""
     at = datetime.now(UTC).isoformat().replace("+00:00", "Z")
     if exitcode is not None and exitcode < 0:
-        return ExitInfo(at=at, signal=signal.Signals(-exitcode).name)
+        return ExitInfo(at=at, signal=signal_name(-exitcode))
     return ExitInfo(at=at, code=exitcode)
 
 
@@ -48,6 +58,12 @@ class Worker:
     @property
     def pid(self) -> int | None:
         return self.spawned.process.pid if self.spawned else None
+
+    def send(self, signum: signal.Signals) -> None:
+        """Signal this generation's process, never a stranger that reused its pid."""
+        if self.spawned is not None:
+            with contextlib.suppress(ProcessLookupError):
+                signal.pidfd_send_signal(self.spawned.pidfd, signum)
 
     @property
     def alive(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -176,6 +177,7 @@ def splitd(datadir: Path) -> Iterator[Callable[..., Running]]:
 
     yield start
     for running in started:
+        below = descendants(running.process.pid)
         if running.process.poll() is None:
             running.process.send_signal(signal.SIGTERM)
             try:
@@ -183,3 +185,6 @@ def splitd(datadir: Path) -> Iterator[Callable[..., Running]]:
             except subprocess.TimeoutExpired:
                 running.process.kill()
                 running.process.wait()
+        for pid in below:  # a failed test must not leave workers behind for the next
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

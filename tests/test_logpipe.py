@@ -39,6 +39,12 @@ def assert_raw(record: Record, stream: str, line: str) -> None:
 # ---------------------------------------------------------------- record_from_line
 
 
+def defaulted(record: dict[str, Any]) -> dict[str, Any]:
+    """What ``record_from_line`` adds to a record that lacks it: a level and a timestamp."""
+    assert record["timestamp"].endswith("Z")
+    return {"level": "info", "timestamp": record["timestamp"]}
+
+
 def test_json_record_passes_through_with_identity_filled_in() -> None:
     line = b'{"event":"block_connected","level":"info","height":7,"timestamp":"t"}\n'
     record = record_from_line(line, "stdout", IDENTITY)
@@ -51,19 +57,18 @@ def test_json_record_passes_through_with_identity_filled_in() -> None:
     }
 
 
-def test_json_record_keeps_its_own_identity() -> None:
+def test_the_pipe_not_the_line_says_who_wrote_it() -> None:
     line = json.dumps({"event": "x", "worker": "node", "gen": 9, "pid": 1}).encode() + b"\n"
     record = record_from_line(line, "stderr", IDENTITY)
-    assert record["worker"] == "node"
-    assert record["gen"] == 9
-    assert record["pid"] == 1
-    assert record["role"] == "wallet"  # only the missing key was filled
+    assert {key: record[key] for key in IDENTITY} == IDENTITY  # no impersonating the node
+    assert record["level"] == "warning"  # what it left out is filled in
+    assert record["timestamp"].endswith("Z")
     assert "stream" not in record  # a worker's own record is not wrapped
 
 
 def test_json_record_with_crlf_ending() -> None:
-    record = record_from_line(b'{"event":"x"}\r\n', "stdout", {})
-    assert record == {"event": "x"}
+    record = record_from_line(b'{"event":"x","level":"info","timestamp":"t"}\r\n', "stdout", {})
+    assert record == {"event": "x", "level": "info", "timestamp": "t"}
 
 
 @pytest.mark.parametrize("stream", ["stdout", "stderr"])
@@ -158,7 +163,7 @@ async def test_lines_arrive_in_order_until_eof() -> None:
         if n == 1000:
             assert_raw(record, "stdout", "not json at all")
         else:
-            assert record == {"event": "tick", "n": n, **IDENTITY}
+            assert record == {"event": "tick", "n": n, **IDENTITY, **defaulted(record)}
 
 
 async def test_pump_closes_the_read_end() -> None:
@@ -194,7 +199,7 @@ async def test_a_line_longer_than_max_line_arrives_in_pieces_losing_nothing() ->
     records = await pump_all(read_fd)
     writer.join(timeout=10)
 
-    assert records[-1] == {"event": "after", **IDENTITY}
+    assert records[-1] == {"event": "after", **IDENTITY, **defaulted(records[-1])}
     pieces = records[:-1]
     assert len(pieces) >= 3
     for piece in pieces:

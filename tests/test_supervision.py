@@ -5,11 +5,20 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import FAST, Running, descendants, gone, splitd_cli, wait_until
+from tests.conftest import (
+    FAST,
+    SPLITD,
+    Running,
+    descendants,
+    gone,
+    splitd_cli,
+    wait_until,
+)
 
 REQUIRED = {"worker", "pid", "gen", "level", "event", "timestamp"}
 
@@ -51,8 +60,8 @@ def test_a_stopped_worker_is_detected_as_hung_and_replaced(splitd):
     )
     wallet = running.wait_worker("wallet", timeout=bound + 3, generation=2, state="running")
     assert wallet["last_exit"]["signal"] == "SIGKILL"  # SIGTERM cannot reach a stopped process
-    hung = events(running, "worker_hung")
-    assert [(r["worker"], r["pid"]) for r in hung] == [("wallet", wallet_pid)]
+    hung = [r for r in events(running, "worker_hung") if r["worker"] == "wallet"]
+    assert [r["pid"] for r in hung] == [wallet_pid]
     signalled = [r["signal"] for r in events(running, "worker_signalled") if r["pid"] == wallet_pid]
     assert signalled == ["SIGTERM", "SIGKILL"]
     assert gone(wallet_pid)
@@ -217,3 +226,94 @@ def test_an_inprocess_wallet_means_no_wallet_worker(splitd):
     running = splitd(**{"wallet.process": "inprocess"})
     status = running.wait_running()
     assert [(w["name"], w["role"]) for w in status["workers"]] == [("node", "node")]
+
+
+def test_a_stopped_worker_does_not_outlive_a_killed_supervisor(splitd):
+    running = splitd()
+    running.wait_running()
+    below = descendants(running.process.pid)  # the forkserver and both workers
+    os.kill(running.worker("wallet")["pid"], signal.SIGSTOP)  # it cannot notice anything now
+
+    running.process.kill()
+    running.wait_exit()
+
+    wait_until(lambda: all(gone(pid) for pid in below), 2.0, "every process below it gone")
+
+
+def test_death_by_a_real_time_signal_is_a_crash_like_any_other(splitd):
+    running = splitd()
+    running.wait_running()
+
+    os.kill(running.worker("wallet")["pid"], signal.SIGRTMIN + 6)
+
+    wallet = running.wait_worker("wallet", generation=2, state="running")
+    assert wallet["last_exit"]["signal"] == "SIGRTMIN+6"
+
+
+def test_a_stop_with_a_hung_node_keeps_its_order_and_restarts_nothing(splitd, datadir: Path):
+    running = splitd()
+    running.wait_running()
+    os.kill(running.worker("node")["pid"], signal.SIGSTOP)
+
+    assert splitd_cli("stop", "--datadir", str(datadir)).returncode == 0
+
+    after = running.records()
+    after = after[next(i for i, r in enumerate(after) if r["event"] == "supervisor_stopping") :]
+    stopping = [r["worker"] for r in after if r["event"] == "worker_stopping"]
+    assert stopping == ["wallet", "node"]
+    assert not [r for r in after if r["event"] in ("worker_restarting", "worker_started")]
+    assert running.process.poll() == 0
+
+
+def test_restarting_a_hung_worker_answers_at_once(splitd, datadir: Path):
+    running = splitd(**{"supervisor.stop_timeout_s": "3"})
+    running.wait_running()
+    os.kill(running.worker("wallet")["pid"], signal.SIGSTOP)
+
+    result = splitd_cli("restart", "wallet", "--datadir", str(datadir), timeout=5)
+
+    assert result.returncode == 0, result.stderr
+    assert running.worker("wallet")["state"] == "stopping"  # seconds of stop steps to go
+
+
+def test_a_closed_console_does_not_stop_supervision(datadir: Path):
+    read_end, write_end = os.pipe()
+    process = subprocess.Popen(
+        [
+            *SPLITD,
+            "run",
+            "--datadir",
+            str(datadir),
+            "--set",
+            "health.interval_s=0.2",
+            "--set",
+            "health.timeout_s=0.2",
+        ],
+        stdout=write_end,
+        stderr=write_end,
+        stdin=subprocess.DEVNULL,
+    )
+    os.close(write_end)
+    running = Running(datadir, process)
+    try:
+        running.wait_running()
+        os.close(read_end)  # like `splitd run | head -1` after its line
+        os.kill(running.worker("wallet")["pid"], signal.SIGKILL)
+        running.wait_worker("wallet", generation=2, state="running")
+        process.send_signal(signal.SIGTERM)
+        assert running.wait_exit() == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_a_failed_wallet_makes_run_exit_3_when_stopped(datadir: Path, splitd):
+    (datadir / "wallets").mkdir()
+    (datadir / "wallets" / "default").write_text("not a directory")
+    running = splitd(**{"restart.max_restarts": "1"})
+    running.wait_worker("wallet", state="failed")
+
+    running.process.send_signal(signal.SIGTERM)
+
+    assert running.wait_exit() == 3
