@@ -90,9 +90,21 @@ def configure(
     else:
         processors.append(_render_json)
         factory = structlog.PrintLoggerFactory(stream if stream is not None else sys.stdout)
+    numeric = logging.getLevelName(level.upper())
     structlog.configure(
         processors=processors,
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=factory,
         cache_logger_on_first_use=False,
     )
+    logging.basicConfig(handlers=[_ToStructlog()], level=numeric, force=True)
+
+
+class _ToStructlog(logging.Handler):
+    """Standard-library records (asyncio's "Task exception was never retrieved", ...) as ours,
+    so they reach splitd.jsonl in the same shape instead of bare text on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        structlog.get_logger().log(
+            record.levelno, record.getMessage(), logger=record.name, exc_info=record.exc_info
+        )

@@ -179,7 +179,10 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_stop(args: argparse.Namespace) -> int:
     async def stop(control: Control) -> None:
         pid = (await control.status()).pid
-        pidfd = os.pidfd_open(pid)
+        try:
+            pidfd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            return  # someone else's stop got there first
         try:
             await control.stop()
             await _exit_of(pidfd)

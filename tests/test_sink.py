@@ -270,13 +270,16 @@ def test_sink_to_a_tty_is_pretty_and_the_file_stays_json(tmp_path: Path) -> None
 
 @pytest.fixture
 def restore_structlog() -> Iterator[None]:
-    """structlog is global: put back whatever configuration was there before the test."""
+    """structlog and logging are global: put back what was there before the test."""
     saved = structlog.get_config()
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
     structlog.contextvars.clear_contextvars()
     yield
     structlog.contextvars.clear_contextvars()
     structlog.reset_defaults()
     structlog.configure(**saved)
+    root.handlers, root.level = handlers, level
 
 
 def parse_lines(stream: io.StringIO) -> list[dict[str, Any]]:
@@ -414,3 +417,21 @@ def test_configure_and_sink_together_give_one_json_shape(tmp_path: Path) -> None
     assert written["worker"] == "supervisor"
     assert written["level"] == "info"
     assert console.getvalue().splitlines() == lines_of(path)
+
+
+@pytest.mark.usefixtures("restore_structlog")
+def test_standard_library_records_take_the_same_shape() -> None:
+    got: list[Record] = []
+    configure("info", CONTEXT, sink=got.append)
+    try:
+        unlock_wallet()
+    except ValueError:
+        logging.getLogger("asyncio").error("Task exception was never retrieved", exc_info=True)
+    logging.getLogger("somewhere").debug("below the level")
+    [record] = got
+    assert record["event"] == "Task exception was never retrieved"
+    assert record["logger"] == "asyncio"
+    assert record["level"] == "error"
+    assert {key: record[key] for key in CONTEXT} == CONTEXT
+    assert "ValueError" in record["exception"]
+    assert SEED not in to_json(record)

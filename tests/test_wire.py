@@ -432,3 +432,15 @@ def test_calls_after_closing_our_end_are_worker_unavailable() -> None:
     error, until_set = protocol.run(main())
     assert isinstance(error, WorkerUnavailable)
     assert not until_set
+
+
+def test_the_call_log_summary_hides_secrets_and_bulk() -> None:
+    from ipc.capnp.proxy import summarize
+
+    summary = summarize(
+        {"passphrase": "hunter2", "tx": b"\x00" * 5000, "address": "bcrt1q" + "x" * 500}
+    )
+    assert "hunter2" not in summary
+    assert "passphrase=<redacted>" in summary
+    assert "tx=<5000 bytes>" in summary
+    assert len(summary) <= 240

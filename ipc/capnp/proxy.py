@@ -15,6 +15,7 @@ import functools
 import inspect
 import itertools
 import logging
+import re
 import time
 import typing
 from collections.abc import Callable, Coroutine, Mapping
@@ -31,6 +32,7 @@ from ipc.interfaces import CallTimeout, InternalError, SplitdError, WorkerUnavai
 T = TypeVar("T")
 log = structlog.get_logger("ipc")
 SUMMARY_CHARS = 120
+SECRET_NAMES = re.compile(r"pass|seed|secret|priv|key|mnemonic", re.IGNORECASE)
 _request_ids = itertools.count(1)
 
 
@@ -57,10 +59,19 @@ def methods_of(interface: type) -> tuple[Method, ...]:
 
 
 def summarize(arguments: Mapping[str, Any]) -> str:
-    """Arguments for the call log, cut short: bytes by length only, nothing unbounded."""
+    """Arguments for the call log, cut short: bytes by length only, secrets not at all.
+
+    Keys and seeds never cross a process boundary by design; a passphrase on
+    its way to the wallet does, so anything named like a secret is hidden.
+    """
     parts = []
     for name, value in arguments.items():
-        shown = f"<{len(value)} bytes>" if isinstance(value, bytes | bytearray) else repr(value)
+        if SECRET_NAMES.search(name):
+            shown = "<redacted>"
+        elif isinstance(value, bytes | bytearray):
+            shown = f"<{len(value)} bytes>"
+        else:
+            shown = repr(value)
         parts.append(f"{name}={shown[:SUMMARY_CHARS]}")
     return ", ".join(parts)[: SUMMARY_CHARS * 2]
 
