@@ -95,6 +95,8 @@ class HealthSettings(_Section):
     # A ping may not outlast the interval: pings are spaced from one start to the next.
     timeout_s: Seconds = Field(2.0, gt=0, validate_default=True)
     misses: Count = Field(3, ge=1)
+    start_timeout_s: Seconds = Field(60.0, gt=0)
+    """How long a new worker may take to answer its first ping (a node loading its chain)."""
 
     _not_above_interval = field_validator("timeout_s")(_bounded_by("interval_s", at_least=False))
 

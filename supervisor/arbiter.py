@@ -366,7 +366,8 @@ class Arbiter:
         """Connect to the worker, then ping it every ``interval_s``; enqueue Ready, or Hung.
 
         Pings are spaced from the start of the previous one, so a hung worker
-        is noticed within ``interval_s * misses + timeout_s``.
+        is noticed within ``interval_s * misses + timeout_s``; before its
+        first answer a worker has ``start_timeout_s`` before misses count.
         """
         assert worker.spawned is not None
         health = self.settings.health
@@ -375,6 +376,7 @@ class Arbiter:
         )
         worker.connection = connection
         loop = asyncio.get_running_loop()
+        start_deadline = loop.time() + health.start_timeout_s
         misses = 0
         ready = False
         while True:
@@ -384,6 +386,8 @@ class Arbiter:
             except WorkerUnavailable:
                 return  # its sentinel tells the loop the rest
             except (SplitdError, TimeoutError):
+                if not ready and began < start_deadline:
+                    continue  # still starting: no hang yet; ask again (each ask waits timeout_s)
                 misses += 1
                 self._log(worker).warning("ping_missed", misses=misses)
                 if misses >= health.misses:
