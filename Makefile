@@ -33,7 +33,8 @@ schemas:
 	capnp compile -o- ipc/capnp/*.capnp > /dev/null
 
 bench: $(VENV)/.installed-test
-	$(BIN)/python bench/restart.py
+	$(BIN)/python -m bench.restart
+	$(BIN)/python -m bench.orphans
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

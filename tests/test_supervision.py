@@ -10,15 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import (
-    FAST,
-    SPLITD,
-    Running,
-    descendants,
-    gone,
-    splitd_cli,
-    wait_until,
-)
+from tests.conftest import FAST, SPLITD, Running, splitd_cli, wait_until
+from tests.procs import descendants, gone
 
 REQUIRED = {"worker", "pid", "gen", "level", "event", "timestamp"}
 
