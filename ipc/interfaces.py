@@ -60,6 +60,20 @@ class UnknownWorker(SplitdError):
     code = "unknown_worker"
 
 
+class Unsupported(SplitdError):
+    """The peer does not serve this (a wallet worker asked for a Node, say)."""
+
+    code = "unsupported"
+
+
+class UnknownMethod(SplitdError):
+    code = "unknown_method"
+
+
+class InvalidParameter(SplitdError):
+    code = "invalid_parameter"
+
+
 class BlockNotFound(SplitdError):
     code = "block_not_found"
 
@@ -96,6 +110,19 @@ class Init(ABC):
     @abstractmethod
     async def shutdown(self) -> None:
         """Stop serving and exit cleanly once the reply is sent."""
+
+    @abstractmethod
+    async def make_node(self) -> Node:
+        """The node's RPC face; ``Unsupported`` from a worker that is no node."""
+
+    @abstractmethod
+    async def make_chain(self) -> Chain:
+        """What a wallet needs of the node; ``Unsupported`` from a worker that is no node."""
+
+    @abstractmethod
+    async def make_wallet(self, chain: Chain) -> Wallet:
+        """The wallet, bound to ``chain``. Called again with a new ``chain`` after a node
+        restart: the same wallet re-subscribes and catches up."""
 
 
 @dataclass(frozen=True)
@@ -140,6 +167,14 @@ class Control(ABC):
     @abstractmethod
     async def restart(self, worker: str) -> None:
         """Stop one worker and start a new generation of it; ``UnknownWorker`` if no such name."""
+
+    @abstractmethod
+    async def node(self) -> Node:
+        """The running node, for ``splitd node``; ``WorkerUnavailable`` while it is down."""
+
+    @abstractmethod
+    async def wallet(self, name: str) -> Wallet:
+        """A wallet by name ("": the only or the ``default`` one), for ``splitd wallet``."""
 
 
 @dataclass(frozen=True)
@@ -219,3 +254,26 @@ class Chain(ABC):
 
     @abstractmethod
     async def handle_notifications(self, notifications: ChainNotifications) -> Handler: ...
+
+
+class Node(ABC):
+    """The node's face to users: Bitcoin Core's ``interfaces::Node::executeRpc``.
+
+    One method rather than one per RPC: the methods and result shapes are
+    Bitcoin Core's (CONTRACT.md), and JSON is what they are defined in.
+    """
+
+    @abstractmethod
+    async def execute_rpc(self, method: str, params: list[str]) -> str:
+        """Run ``method`` with bitcoin-cli's words as ``params``; the result as JSON text.
+
+        ``UnknownMethod``, ``InvalidParameter`` and the domain errors
+        (``BlockNotFound``, ``TxRejected``...) for what fails.
+        """
+
+
+class Wallet(ABC):
+    """The wallet's face to users; like ``Node``, Bitcoin Core's method names and shapes."""
+
+    @abstractmethod
+    async def execute_rpc(self, method: str, params: list[str]) -> str: ...

@@ -28,7 +28,7 @@ import setproctitle
 import structlog
 
 from ipc.capnp import protocol
-from ipc.interfaces import Init
+from ipc.interfaces import Chain, Init, Node, Unsupported, Wallet
 from logs.structured import configure
 
 PR_SET_PDEATHSIG = 1
@@ -60,7 +60,7 @@ class InitFactory(Protocol):
 
 
 class WorkerInit(Init):
-    """The part of ``Init`` every worker shares; roles extend it with their factories."""
+    """The part of ``Init`` every worker shares; roles override the factories they serve."""
 
     def __init__(self, context: WorkerContext) -> None:
         self.context = context
@@ -71,6 +71,15 @@ class WorkerInit(Init):
     async def shutdown(self) -> None:
         log.info("shutdown_requested")
         self.context.request_stop()
+
+    async def make_node(self) -> Node:
+        raise Unsupported(f"the {self.context.launch.role} worker serves no node")
+
+    async def make_chain(self) -> Chain:
+        raise Unsupported(f"the {self.context.launch.role} worker serves no chain")
+
+    async def make_wallet(self, chain: Chain) -> Wallet:
+        raise Unsupported(f"the {self.context.launch.role} worker serves no wallet")
 
 
 class FdHandle(Protocol):

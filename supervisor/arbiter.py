@@ -33,6 +33,7 @@ from ipc.interfaces import (
     SplitdError,
     SupervisorStatus,
     UnknownWorker,
+    Wallet,
     WorkerUnavailable,
 )
 from ipc.process import Launch
@@ -169,6 +170,24 @@ class Arbiter:
             version=splitd_version(),
             workers=[worker.status(now) for worker in self.workers.values()],
         )
+
+    def init_of(self, name: str) -> Init:
+        """The running worker's ``Init``; ``WorkerUnavailable`` while it is not running."""
+        worker = self.workers.get(name)
+        if worker is None:
+            raise UnknownWorker(f"no worker {name!r}; workers: {', '.join(self.workers)}")
+        if worker.state is not State.RUNNING or worker.connection is None:
+            raise WorkerUnavailable(f"{name} is {worker.state}")
+        return worker.connection.remote
+
+    async def wallet(self, name: str) -> Wallet:
+        """A wallet bound to the node's current chain: in its own worker, or in the node's."""
+        wallets = [w.name for w in self.workers.values() if w.spec.role == "wallet"]
+        host = wallets[0] if wallets and name in ("", "default", *wallets) else "node"
+        if wallets and host == "node":
+            raise UnknownWorker(f"no wallet {name!r}; wallets: {', '.join(wallets)}")
+        chain = await self.init_of("node").make_chain()
+        return await self.init_of(host).make_wallet(chain)
 
     def request_stop(self, reason: str) -> None:
         self.events.put_nowait(StopRequested(reason))

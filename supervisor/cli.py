@@ -211,6 +211,33 @@ def cmd_restart(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def print_result(result: str) -> None:
+    """As bitcoin-cli prints: a string bare, null as nothing, numbers as JSON, the rest indented."""
+    value = json.loads(result)
+    if isinstance(value, str):
+        print(value)
+    elif isinstance(value, dict | list):
+        print(json.dumps(value, indent=2))
+    elif value is not None:
+        print(json.dumps(value))
+
+
+def cmd_node(args: argparse.Namespace) -> int:
+    async def call(control: Control) -> str:
+        return await (await control.node()).execute_rpc(args.method, args.params)
+
+    print_result(ask(args, call))
+    return EXIT_OK
+
+
+def cmd_wallet(args: argparse.Namespace) -> int:
+    async def call(control: Control) -> str:
+        return await (await control.wallet(args.wallet)).execute_rpc(args.method, args.params)
+
+    print_result(ask(args, call))
+    return EXIT_OK
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
     print(json.dumps(effective_config(settings_of(args)), indent=2))
     return EXIT_OK
@@ -263,6 +290,14 @@ def parser() -> argparse.ArgumentParser:
     command("stop", cmd_stop, "stop the running supervisor and wait for it to exit")
     command("restart", cmd_restart, "restart one worker").add_argument("worker")
     logview.add_arguments(command("logs", cmd_logs, "read <datadir>/logs (no supervisor needed)"))
+    node = command("node", cmd_node, "call a node method, e.g. getblockcount")
+    wallet = command("wallet", cmd_wallet, "call a wallet method, e.g. getnewaddress")
+    wallet.add_argument(
+        "--wallet", default="", metavar="NAME", help="default: the only or the 'default' wallet"
+    )
+    for sub in (node, wallet):
+        sub.add_argument("method")
+        sub.add_argument("params", nargs="*", metavar="ARG")
     return top
 
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ipc.capnp import protocol
-from ipc.interfaces import Control, SupervisorStatus
+from ipc.interfaces import Control, Node, SupervisorStatus, Wallet
 from supervisor.arbiter import Arbiter
 
 SOCKET_NAME = "supervisor.sock"
@@ -34,6 +34,12 @@ class ControlService(Control):
 
     async def restart(self, worker: str) -> None:
         await self.arbiter.request_restart(worker)
+
+    async def node(self) -> Node:
+        return await self.arbiter.init_of("node").make_node()
+
+    async def wallet(self, name: str) -> Wallet:
+        return await self.arbiter.wallet(name)
 
 
 def socket_path(datadir: Path) -> Path:

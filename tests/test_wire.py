@@ -26,9 +26,12 @@ from ipc.interfaces import (
     Control,
     ExitInfo,
     InternalError,
+    Node,
     SplitdError,
     SupervisorStatus,
     UnknownWorker,
+    Unsupported,
+    Wallet,
     WorkerStatus,
     WorkerUnavailable,
 )
@@ -186,6 +189,12 @@ class FakeSupervisor(Control):
             secret = "/path/to/key"
             raise RuntimeError(f"secret {secret}")
         self.restarted.append(worker)
+
+    async def node(self) -> Node:
+        raise Unsupported("no node here")
+
+    async def wallet(self, name: str) -> Wallet:
+        raise Unsupported(f"no wallet {name!r} here")
 
 
 async def within(awaitable: Awaitable[T], seconds: float = 10.0) -> T:
@@ -444,3 +453,12 @@ def test_the_call_log_summary_hides_secrets_and_bulk() -> None:
     assert "passphrase=<redacted>" in summary
     assert "tx=<5000 bytes>" in summary
     assert len(summary) <= 240
+
+
+def test_a_parameter_called_name_reaches_the_server() -> None:
+    # pycapnp's cap.method(**kwargs) keeps `name` for itself; the proxy must not use it.
+    async def body(pair: Pair) -> None:
+        with pytest.raises(Unsupported, match="no wallet 'mine' here"):
+            await pair.remote.wallet("mine")
+
+    serve_and_call(body)

@@ -1,5 +1,7 @@
 @0x97c94fc72ffe58cd;
 using import "common.capnp".Error;
+using import "node.capnp".Node;
+using import "wallet.capnp".Wallet;
 
 struct ExitInfo {
   at @0 :Text;
@@ -38,4 +40,6 @@ interface Control {
   status @0 () -> (error :Error, result :SupervisorStatus);
   stop @1 () -> (error :Error);
   restart @2 (worker :Text) -> (error :Error);
+  node @3 () -> (error :Error, result :Node);
+  wallet @4 (name :Text) -> (error :Error, result :Wallet);
 }

@@ -114,10 +114,13 @@ class Proxy:
 
     async def _send(self, interface: type, method: Method, request: dict[str, Any]) -> Any:
         where = f"{interface.__name__}.{method.name}"
+        # Built field by field: pycapnp's ``cap.method(**kwargs)`` would take a
+        # parameter called ``name`` for its own.
+        builder = getattr(self._cap, f"{method.wire_name}_request")()
+        for field, value in request.items():
+            setattr(builder, field, value)
         try:
-            return await asyncio.wait_for(
-                getattr(self._cap, method.wire_name)(**request), self._timeout_s
-            )
+            return await asyncio.wait_for(builder.send(), self._timeout_s)
         except TimeoutError:
             raise CallTimeout(f"{where}: no answer within {self._timeout_s:g}s") from None
         except capnp.KjException as error:

@@ -11,7 +11,7 @@ from typing import Any
 
 import capnp
 
-from ipc.interfaces import Chain, ChainNotifications, Control, Handler, Init
+from ipc.interfaces import Chain, ChainNotifications, Control, Handler, Init, Node, Wallet
 
 _HERE = Path(__file__).parent
 _chain = capnp.load(str(_HERE / "chain.capnp"))
@@ -22,6 +22,8 @@ SCHEMAS: dict[type, Any] = {
     Chain: _chain.Chain,
     ChainNotifications: _chain.ChainNotifications,
     Handler: _chain.Handler,
+    Node: capnp.load(str(_HERE / "node.capnp")).Node,
+    Wallet: capnp.load(str(_HERE / "wallet.capnp")).Wallet,
 }
 
 
