@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
-from ipc.interfaces import Init
+from ipc.interfaces import Chain, Init, Node
 from ipc.process import WorkerContext, WorkerInit
+from node.chainstate import ChainState
+from node.service import NodeService
+
+
+class NodeInit(WorkerInit):
+    def __init__(self, context: WorkerContext, service: NodeService) -> None:
+        super().__init__(context)
+        self.service = service
+
+    async def make_node(self) -> Node:
+        return self.service
+
+    async def make_chain(self) -> Chain:
+        return self.service
 
 
 async def make_init(context: WorkerContext) -> Init:
-    """Open the node's state directory; a node that cannot is a node that cannot start."""
-    (context.launch.datadir / "node").mkdir(parents=True, exist_ok=True)
-    return WorkerInit(context)
+    """Open the chain state; a node that cannot is a node that cannot start."""
+    directory = context.launch.datadir / "node"
+    directory.mkdir(parents=True, exist_ok=True)
+    return NodeInit(context, NodeService(ChainState.open(directory)))

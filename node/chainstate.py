@@ -1,0 +1,207 @@
+"""The active chain: the most-work valid branch, kept in the store, told to subscribers.
+
+Bitcoin Core's ProcessNewBlock in small steps: context-free checks, then the
+checks that need the parent, then storing the block on whatever branch it
+extends, then moving the tip to the branch with the most work, connecting
+(and, on a reorganisation, first disconnecting) one block per store
+transaction. A block that fails to connect is marked invalid with all its
+descendants and the best remaining branch is tried instead.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ipc.interfaces import ConnectedBlock
+from node import validation
+from node.primitives import (
+    MEDIAN_TIME_SPAN,
+    Block,
+    DeserializationError,
+    genesis_block,
+    hash_to_hex,
+    median_time_past,
+)
+from node.store import BlockRecord, BlockStore, Coin, Outpoint
+
+
+@dataclass(frozen=True)
+class Change:
+    """One step of moving the tip: a block connected or disconnected, in the order it happened."""
+
+    connected: bool
+    block: Block
+    record: BlockRecord
+
+    def as_connected_block(self) -> ConnectedBlock:
+        return ConnectedBlock(
+            height=self.record.height,
+            hash=hash_to_hex(self.record.hash),
+            prev_hash=hash_to_hex(self.record.prev_hash),
+            time=self.record.time,
+            raw=self.block.serialize(),
+        )
+
+
+class ChainState:
+    def __init__(self, store: BlockStore, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.clock = clock
+
+    @classmethod
+    def open(cls, directory: Path) -> ChainState:
+        """Open the store and finish what a crash interrupted; never replays from genesis."""
+        chain = cls(BlockStore.open(directory))
+        if chain.store.tip() is None:
+            genesis = genesis_block()
+            record = chain._record(genesis, height=0, parent_work=0)
+            chain.store.add_block(record, genesis.serialize())
+            chain.store.connect(record.hash, [], {})
+        chain.activate()
+        return chain
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def tip(self) -> BlockRecord:
+        tip = self.store.tip()
+        assert tip is not None, "a chain state always has at least genesis"
+        return tip
+
+    def block(self, hash: bytes) -> Block | None:
+        raw = self.store.raw_block(hash)
+        return None if raw is None else Block.parse(raw)
+
+    def parent_times(self, parent: BlockRecord) -> list[int]:
+        """The times of ``parent`` and up to ten blocks before it, oldest first: the window
+        of median-time-past."""
+        times: list[int] = []
+        record: BlockRecord | None = parent
+        while record is not None and len(times) < MEDIAN_TIME_SPAN:
+            times.append(record.time)
+            record = self.store.block_record(record.prev_hash) if record.height else None
+        return times[::-1]
+
+    def coin(self, outpoint: Outpoint) -> Coin | None:
+        return self.store.coin(outpoint)
+
+    # -- submitting ---------------------------------------------------------------------------
+
+    def submit(self, raw: bytes) -> tuple[str | None, list[Change]]:
+        """``submitblock``: None when the block is now on the active chain, else Core's answer
+        (a reject reason, ``duplicate``, or ``inconclusive`` for a valid side branch);
+        with the tip changes made."""
+        try:
+            block = Block.parse(raw)
+        except (DeserializationError, ValueError):
+            return "block decode failed", []
+        hash = block.header.hash_bytes
+        known = self.store.block_record(hash)
+        if known is not None:
+            return ("duplicate-invalid" if known.status == "invalid" else "duplicate"), []
+        reason = self._accept(block, raw)
+        if reason is not None:
+            return reason, []
+        changes, failures = self.activate()
+        if hash in failures:
+            return failures[hash], changes
+        if self.store.height_of(hash) is None:
+            return "inconclusive", changes
+        return None, changes
+
+    def _accept(self, block: Block, raw: bytes) -> str | None:
+        """Core's AcceptBlock: every check that needs no coins, then store it on its branch."""
+        try:
+            validation.check_block(block)
+            parent = self.store.block_record(block.header.prev_hash)
+            if parent is None:
+                return "prev-blk-not-found"
+            if parent.status == "invalid":
+                return "bad-prevblk"
+            validation.check_block_contextual(
+                block, parent.height + 1, self.parent_times(parent), int(self.clock())
+            )
+        except validation.Invalid as invalid:
+            return invalid.reason
+        self.store.add_block(self._record(block, parent.height + 1, parent.chain_work), raw)
+        return None
+
+    def activate(self) -> tuple[list[Change], dict[bytes, str]]:
+        """Move the tip to the most-work valid branch (Core's ActivateBestChain).
+
+        Returns the changes made, in order, and the reasons of blocks found invalid.
+        """
+        changes: list[Change] = []
+        failures: dict[bytes, str] = {}
+        while True:
+            best = self.store.best_block()
+            tip = self.tip()
+            if best is None or best.chain_work <= tip.chain_work:
+                return changes, failures
+            branch = self._branch_to(best)
+            fork_height = branch[0].height - 1
+            while self.tip().height > fork_height:
+                changes.append(self._disconnect_tip())
+            for record in branch:
+                reason = self._connect(record, changes)
+                if reason is not None:
+                    failures[record.hash] = reason
+                    self.store.mark_invalid(record.hash)
+                    break
+
+    # -- steps --------------------------------------------------------------------------------
+
+    def _branch_to(self, best: BlockRecord) -> list[BlockRecord]:
+        """The blocks after the fork with the active chain up to ``best``, oldest first."""
+        branch = []
+        record: BlockRecord | None = best
+        while record is not None and self.store.height_of(record.hash) is None:
+            branch.append(record)
+            record = self.store.block_record(record.prev_hash)
+        return branch[::-1]
+
+    def _connect(self, record: BlockRecord, changes: list[Change]) -> str | None:
+        block = self.block(record.hash)
+        assert block is not None
+        try:
+            spent, created, _fees = validation.connect_block(
+                block, record.height, self.store, median_time_past_at=self._median_time_past_at
+            )
+        except validation.Invalid as invalid:
+            return invalid.reason
+        self.store.connect(record.hash, spent, created)
+        changes.append(Change(True, block, self.store.block_record(record.hash) or record))
+        return None
+
+    def _disconnect_tip(self) -> Change:
+        tip = self.tip()
+        block = self.block(tip.hash)
+        assert block is not None
+        self.store.disconnect(tip.hash)
+        return Change(False, block, tip)
+
+    def _median_time_past_at(self, height: int) -> int:
+        """For BIP68 time locks: the median time past of the active chain's block at ``height``."""
+        hash = self.store.hash_at(height)
+        record = None if hash is None else self.store.block_record(hash)
+        if record is None:
+            raise ValueError(f"no active block at height {height}")
+        return median_time_past(self.parent_times(record))
+
+    @staticmethod
+    def _record(block: Block, height: int, parent_work: int) -> BlockRecord:
+        header = block.header
+        return BlockRecord(
+            hash=header.hash_bytes,
+            prev_hash=header.prev_hash,
+            height=height,
+            chain_work=parent_work + header.work,
+            time=header.time,
+            bits=header.bits,
+            status="valid-header",
+        )

@@ -1,0 +1,277 @@
+"""The node's two faces over its chain state: ``Node`` for users, ``Chain`` for wallets.
+
+Method names, parameters and result shapes are Bitcoin Core's RPCs on
+regtest (CONTRACT.md), so ``splitd node ...`` reads like ``bitcoin-cli``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from embit import base58, bech32
+
+from ipc.interfaces import (
+    BlockNotFound,
+    BlockRef,
+    Chain,
+    ChainNotifications,
+    ConnectedBlock,
+    Handler,
+    InvalidAddress,
+    InvalidParameter,
+    Node,
+    UnknownMethod,
+    Unsupported,
+)
+from node.chainstate import ChainState, Change
+from node.miner import build_block
+from node.notifications import Notifier
+from node.primitives import (
+    Block,
+    hash_to_hex,
+    hex_to_hash,
+    median_time_past,
+    txid,
+)
+from node.store import BlockRecord
+
+REGTEST_HRP = "bcrt"
+REGTEST_BASE58 = {0x6F: "p2pkh", 0xC4: "p2sh"}
+MIN_RELAY_FEE = 1000  # sat per kvB, Core's default -minrelaytxfee
+MAX_GENERATE = 10_000
+
+
+def difficulty(bits: int) -> float:
+    """Core's GetDifficulty, as Core prints it (UniValue keeps 16 significant digits)."""
+    shift, value = (bits >> 24) & 0xFF, 0x0000FFFF / (bits & 0x00FFFFFF)
+    while shift < 29:
+        value, shift = value * 256.0, shift + 1
+    while shift > 29:
+        value, shift = value / 256.0, shift - 1
+    return float(f"{value:.16g}")
+
+
+def address_script(address: str) -> bytes:
+    """The output script of a regtest address; Core's "Invalid address" error otherwise."""
+    if address.lower().startswith(REGTEST_HRP + "1"):
+        version, program = bech32.decode(REGTEST_HRP, address)
+        if version is None or program is None:
+            raise InvalidAddress("Error: Invalid address")
+        return bytes([version + 0x50 if version else 0, len(program), *program])
+    try:
+        payload = base58.decode_check(address)
+    except Exception:
+        raise InvalidAddress("Error: Invalid address") from None
+    kind = REGTEST_BASE58.get(payload[0]) if len(payload) == 21 else None
+    if kind == "p2pkh":
+        return b"\x76\xa9\x14" + payload[1:] + b"\x88\xac"
+    if kind == "p2sh":
+        return b"\xa9\x14" + payload[1:] + b"\x87"
+    raise InvalidAddress("Error: Invalid address")
+
+
+def parse_int(text: str, name: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise InvalidParameter(f"{name}: not an integer (got {text!r})") from None
+
+
+def parse_hash(text: str, name: str) -> bytes:
+    try:
+        if len(text) != 64:
+            raise ValueError
+        return hex_to_hash(text)
+    except ValueError:
+        raise InvalidParameter(
+            f"{name} must be of length 64 (not {len(text)}, for '{text}')"
+        ) from None
+
+
+class NodeService(Node, Chain):
+    def __init__(self, chain: ChainState) -> None:
+        self.chain = chain
+        self.notifier = Notifier()
+        self._methods: dict[str, Callable[..., Awaitable[Any]]] = {
+            "getblockcount": self.getblockcount,
+            "getbestblockhash": self.getbestblockhash,
+            "getblockhash": self.getblockhash,
+            "getblock": self.getblock,
+            "getblockheader": self.getblockheader,
+            "getblockchaininfo": self.getblockchaininfo,
+            "submitblock": self.submitblock,
+            "generatetoaddress": self.generatetoaddress,
+        }
+
+    # -- Node ---------------------------------------------------------------------------------
+
+    async def execute_rpc(self, method: str, params: list[str]) -> str:
+        handler = self._methods.get(method)
+        if handler is None:
+            raise UnknownMethod(f"Method not found: {method}")
+        try:
+            result = await handler(*params)
+        except TypeError:
+            raise InvalidParameter(f"{method}: wrong number of arguments") from None
+        return json.dumps(result)
+
+    async def getblockcount(self) -> int:
+        return self.chain.tip().height
+
+    async def getbestblockhash(self) -> str:
+        return hash_to_hex(self.chain.tip().hash)
+
+    async def getblockhash(self, height: str) -> str:
+        found = self.chain.store.hash_at(parse_int(height, "height"))
+        if found is None:
+            raise InvalidParameter("Block height out of range")
+        return hash_to_hex(found)
+
+    async def getblock(self, blockhash: str, verbosity: str = "1") -> Any:
+        record, block = self._lookup(parse_hash(blockhash, "blockhash"))
+        if parse_int(verbosity, "verbosity") == 0:
+            return block.serialize().hex()
+        return {
+            **self._header_json(record, block),
+            "strippedsize": block.stripped_size(),
+            "size": block.size(),
+            "weight": block.weight(),
+            "tx": [hash_to_hex(txid(tx)) for tx in block.txs],
+        }
+
+    async def getblockheader(self, blockhash: str, verbose: str = "true") -> Any:
+        record, block = self._lookup(parse_hash(blockhash, "blockhash"))
+        if verbose.lower() in ("false", "0"):
+            return block.header.serialize().hex()
+        return self._header_json(record, block)
+
+    async def getblockchaininfo(self) -> dict[str, Any]:
+        tip = self.chain.tip()
+        return {
+            "chain": "regtest",
+            "blocks": tip.height,
+            "headers": tip.height,
+            "bestblockhash": hash_to_hex(tip.hash),
+            "difficulty": difficulty(tip.bits),
+            "time": tip.time,
+            "mediantime": median_time_past(self.chain.parent_times(tip)),
+            "verificationprogress": 1,
+            "initialblockdownload": False,
+            "chainwork": f"{tip.chain_work:064x}",
+            "pruned": False,
+            "warnings": "",
+        }
+
+    async def submitblock(self, hexdata: str) -> str | None:
+        try:
+            raw = bytes.fromhex(hexdata)
+        except ValueError:
+            raise InvalidParameter("Block decode failed") from None
+        reason, changes = self.chain.submit(raw)
+        self._publish(changes)
+        return reason
+
+    async def generatetoaddress(self, nblocks: str, address: str) -> list[str]:
+        count = parse_int(nblocks, "nblocks")
+        if not 0 <= count <= MAX_GENERATE:
+            raise InvalidParameter(f"nblocks must be between 0 and {MAX_GENERATE}")
+        payout = address_script(address)
+        hashes = []
+        for _ in range(count):
+            tip = self.chain.tip()
+            block = build_block(
+                tip.hash,
+                tip.height + 1,
+                self.chain.parent_times(tip),
+                int(self.chain.clock()),
+                payout,
+            )
+            reason, changes = self.chain.submit(block.serialize())
+            if reason is not None:
+                raise InvalidParameter(f"generated block rejected: {reason}")
+            self._publish(changes)
+            hashes.append(block.hash)
+            await asyncio.sleep(0)  # a long run must not starve health checks and other calls
+        return hashes
+
+    # -- Chain --------------------------------------------------------------------------------
+
+    async def tip(self) -> BlockRef:
+        tip = self.chain.tip()
+        return BlockRef(tip.height, hash_to_hex(tip.hash))
+
+    async def block_hash(self, height: int) -> str:
+        found = self.chain.store.hash_at(height)
+        if found is None:
+            raise BlockNotFound(f"no block at height {height}")
+        return hash_to_hex(found)
+
+    async def block(self, hash: str) -> ConnectedBlock:
+        record, block = self._lookup(parse_hash(hash, "hash"))
+        return Change(True, block, record).as_connected_block()
+
+    async def find_fork(self, locator: list[str]) -> BlockRef:
+        for hash in locator:
+            height = self.chain.store.height_of(parse_hash(hash, "locator"))
+            if height is not None:
+                return BlockRef(height, hash)
+        return BlockRef(0, await self.block_hash(0))
+
+    async def in_mempool(self, txid: str) -> bool:
+        return False  # the mempool arrives with the node issue's mempool step
+
+    async def broadcast_transaction(self, tx: bytes) -> str:
+        raise Unsupported("this node has no mempool yet")
+
+    async def relay_min_fee(self) -> int:
+        return MIN_RELAY_FEE
+
+    async def handle_notifications(self, notifications: ChainNotifications) -> Handler:
+        return self.notifier.subscribe(notifications)
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _lookup(self, hash: bytes) -> tuple[BlockRecord, Block]:
+        record = self.chain.store.block_record(hash)
+        block = None if record is None else self.chain.block(hash)
+        if record is None or block is None:
+            raise BlockNotFound("Block not found")
+        return record, block
+
+    def _header_json(self, record: BlockRecord, block: Block) -> dict[str, Any]:
+        tip = self.chain.tip()
+        on_chain = self.chain.store.height_of(record.hash) is not None
+        header = block.header
+        result: dict[str, Any] = {
+            "hash": hash_to_hex(record.hash),
+            "confirmations": tip.height - record.height + 1 if on_chain else -1,
+            "height": record.height,
+            "version": header.version,
+            "versionHex": f"{header.version & 0xFFFFFFFF:08x}",
+            "merkleroot": hash_to_hex(header.merkle_root),
+            "time": header.time,
+            "mediantime": median_time_past(self.chain.parent_times(record)),
+            "nonce": header.nonce,
+            "bits": f"{header.bits:08x}",
+            "difficulty": difficulty(header.bits),
+            "chainwork": f"{record.chain_work:064x}",
+            "nTx": len(block.txs),
+        }
+        if record.height > 0:
+            result["previousblockhash"] = hash_to_hex(record.prev_hash)
+        following = self.chain.store.hash_at(record.height + 1) if on_chain else None
+        if following is not None:
+            result["nextblockhash"] = hash_to_hex(following)
+        return result
+
+    def _publish(self, changes: list[Change]) -> None:
+        """Tell every subscriber, in the order the tip moved."""
+        for change in changes:
+            block = change.as_connected_block()
+            if change.connected:
+                self.notifier.publish(lambda n, b=block: n.block_connected(b))
+            else:
+                self.notifier.publish(lambda n, b=block: n.block_disconnected(b))
