@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ipc.interfaces import ConnectedBlock
 from node import validation
-from node.primitives import (
+from bitcoin.primitives import (
     MEDIAN_TIME_SPAN,
     Block,
     DeserializationError,

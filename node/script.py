@@ -33,7 +33,7 @@ import coincurve
 from embit.script import Script
 from embit.transaction import Transaction
 
-from node.primitives import (
+from bitcoin.primitives import (
     OP_0,
     OP_1,
     OP_1NEGATE,

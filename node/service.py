@@ -29,7 +29,7 @@ from ipc.interfaces import (
 from node.chainstate import ChainState, Change
 from node.miner import build_block
 from node.notifications import Notifier
-from node.primitives import (
+from bitcoin.primitives import (
     Block,
     hash_to_hex,
     hex_to_hash,

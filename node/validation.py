@@ -24,7 +24,7 @@ from typing import Protocol
 
 from embit.transaction import Transaction
 
-from node.primitives import (
+from bitcoin.primitives import (
     COINBASE_MATURITY,
     GENESIS_HASH,
     MAX_BLOCK_SIGOPS_COST,

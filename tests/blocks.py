@@ -17,7 +17,7 @@ from embit.script import Script, Witness, p2pkh, p2sh, p2wpkh
 from embit.transaction import Transaction, TransactionInput, TransactionOutput
 
 from node import validation
-from node.primitives import (
+from bitcoin.primitives import (
     COINBASE_PREVOUT_INDEX,
     GENESIS_TIME,
     NULL_HASH,

@@ -17,7 +17,7 @@ from embit.ec import PrivateKey, PublicKey
 from embit.script import Script, Witness, p2pkh, p2sh, p2wpkh
 from embit.transaction import Transaction, TransactionInput, TransactionOutput
 
-from node.primitives import (
+from bitcoin.primitives import (
     COIN,
     hash160,
     parse_transaction,

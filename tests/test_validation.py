@@ -13,7 +13,7 @@ from embit.script import Script, Witness, p2wsh
 from embit.transaction import Transaction, TransactionInput, TransactionOutput
 
 from node import validation
-from node.primitives import (
+from bitcoin.primitives import (
     COIN,
     COINBASE_PREVOUT_INDEX,
     GENESIS_TIME,
