@@ -15,8 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ipc.interfaces import ConnectedBlock
-from node import validation
 from bitcoin.primitives import (
     MEDIAN_TIME_SPAN,
     Block,
@@ -25,6 +23,8 @@ from bitcoin.primitives import (
     hash_to_hex,
     median_time_past,
 )
+from ipc.interfaces import ConnectedBlock
+from node import validation
 from node.store import BlockRecord, BlockStore, Coin, Outpoint
 
 

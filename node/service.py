@@ -13,6 +13,13 @@ from typing import Any
 
 from embit import base58, bech32
 
+from bitcoin.primitives import (
+    Block,
+    hash_to_hex,
+    hex_to_hash,
+    median_time_past,
+    txid,
+)
 from ipc.interfaces import (
     BlockNotFound,
     BlockRef,
@@ -29,13 +36,6 @@ from ipc.interfaces import (
 from node.chainstate import ChainState, Change
 from node.miner import build_block
 from node.notifications import Notifier
-from bitcoin.primitives import (
-    Block,
-    hash_to_hex,
-    hex_to_hash,
-    median_time_past,
-    txid,
-)
 from node.store import BlockRecord
 
 REGTEST_HRP = "bcrt"

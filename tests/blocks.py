@@ -16,7 +16,6 @@ from embit.ec import PrivateKey
 from embit.script import Script, Witness, p2pkh, p2sh, p2wpkh
 from embit.transaction import Transaction, TransactionInput, TransactionOutput
 
-from node import validation
 from bitcoin.primitives import (
     COINBASE_PREVOUT_INDEX,
     GENESIS_TIME,
@@ -39,6 +38,7 @@ from bitcoin.primitives import (
     witness_commitment_script,
     witness_merkle_root,
 )
+from node import validation
 from node.store import Coin, Outpoint
 
 Kind = Literal["p2pkh", "p2wpkh", "p2sh-p2wpkh"]

@@ -12,7 +12,6 @@ import pytest
 from embit.script import Script, Witness, p2wsh
 from embit.transaction import Transaction, TransactionInput, TransactionOutput
 
-from node import validation
 from bitcoin.primitives import (
     COIN,
     COINBASE_PREVOUT_INDEX,
@@ -28,6 +27,7 @@ from bitcoin.primitives import (
     subsidy,
     txid,
 )
+from node import validation
 from node.script import BLOCK_PREFIX, MEMPOOL_PREFIX, Err
 from node.store import Coin, Outpoint
 from node.validation import Invalid
