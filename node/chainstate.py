@@ -141,7 +141,9 @@ class ChainState:
         while True:
             best = self.store.best_block()
             tip = self.tip()
-            if best is None or best.chain_work <= tip.chain_work:
+            # Not "more work than the tip": after a failed branch the old tip, first seen
+            # among equals, must win back its place, as in Core.
+            if best is None or best.hash == tip.hash:
                 return changes, failures
             branch = self._branch_to(best)
             fork_height = branch[0].height - 1
