@@ -35,6 +35,7 @@ schemas:
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench.restart
 	$(BIN)/python -m bench.orphans
+	$(BIN)/python -m bench.node
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
