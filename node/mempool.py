@@ -1,0 +1,713 @@
+"""Bitcoin Core's mempool on regtest: AcceptToMemoryPool's checks, block updates, block selection.
+
+``Mempool.accept`` runs Core's MemPoolAccept (validation.cpp PreChecks, then the
+policy script checks) in Core's order with Core's reject strings, so
+``sendrawtransaction`` refuses what Core refuses with the same reason. The standardness
+rules are Core v28's defaults (policy/policy.cpp IsStandardTx with -datacarriersize=83,
+-dustrelayfee=3000, -permitbaremultisig=1, -minrelaytxfee=1000 sat/kvB); script failures
+carry node.script's v30 prefix ("mempool-script-verify-flag-failed (...)").
+
+Not implemented, on purpose (a regtest node with no peers): replacement. A transaction
+spending an input a mempool transaction already spends is refused with
+"txn-mempool-conflict", what Core says with full RBF off (before v28); Core v28+ would try
+a replacement instead. Nor are there expiry, size-limit eviction, package relay, TRUC
+rules, the CPFP carve-out or prioritisetransaction.
+
+Reorganisations follow Core's DisconnectedBlockTransactions: ``block_disconnected`` keeps
+the block's transactions aside, ``block_connected`` drops from them what the new branch
+confirms, and ``update_for_reorg`` (Core's MaybeUpdateMempoolForReorg, run once the tip
+has stopped moving) puts the rest back and evicts what the new tip makes invalid.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from embit.transaction import Transaction
+
+from bitcoin.primitives import (
+    COIN,
+    COINBASE_MATURITY,
+    MAX_BLOCK_SIGOPS_COST,
+    MAX_BLOCK_WEIGHT,
+    OP_0,
+    OP_1,
+    OP_1NEGATE,
+    OP_16,
+    WITNESS_SCALE_FACTOR,
+    compact_size,
+    hash_to_hex,
+    is_coinbase,
+    serialize_transaction,
+    tx_weight,
+    txid,
+    wtxid,
+)
+from node import validation
+from node.script import count_sigops, is_push_only, iter_ops, script_type, transaction_sigop_cost
+from node.script import witness_program as parse_witness_program
+from node.store import Coin, Outpoint
+from node.validation import CoinView, Invalid, outpoint_of
+
+# --- Core's policy defaults (policy/policy.h, txmempool.h, node/miner.h; v28) ---------------
+
+MEMPOOL_HEIGHT = 0x7FFFFFFF  # the height Core's CCoinsViewMemPool gives unconfirmed outputs
+DEFAULT_MIN_RELAY_TX_FEE = 1000  # sat/kvB, -minrelaytxfee
+DUST_RELAY_TX_FEE = 3000  # sat/kvB, -dustrelayfee
+DEFAULT_INCREMENTAL_RELAY_FEE = 1000  # sat/kvB, -incrementalrelayfee
+DEFAULT_BLOCK_MIN_TX_FEE = 1000  # sat/kvB, -blockmintxfee: the miner leaves cheaper packages out
+TX_MAX_STANDARD_VERSION = 3
+MAX_STANDARD_TX_WEIGHT = 400_000
+MIN_STANDARD_TX_NONWITNESS_SIZE = 65  # CVE-2017-12842: no 64-byte transactions
+MAX_STANDARD_SCRIPTSIG_SIZE = 1650
+MAX_OP_RETURN_RELAY = 83  # -datacarriersize: 80 bytes of data, OP_RETURN and 2 push bytes
+MAX_STANDARD_MULTISIG_KEYS = 3
+MAX_P2SH_SIGOPS = 15
+MAX_STANDARD_TX_SIGOPS_COST = MAX_BLOCK_SIGOPS_COST // 5
+DEFAULT_BYTES_PER_SIGOP = 20
+MAX_STANDARD_P2WSH_SCRIPT_SIZE = 3600
+MAX_STANDARD_P2WSH_STACK_ITEMS = 100
+MAX_STANDARD_P2WSH_STACK_ITEM_SIZE = 80
+P2A_SCRIPT = bytes.fromhex("51024e73")  # pay-to-anchor
+DEFAULT_ANCESTOR_LIMIT = 25  # -limitancestorcount (the transaction itself included)
+DEFAULT_ANCESTOR_SIZE_LIMIT = 101_000  # vbytes, -limitancestorsize
+DEFAULT_DESCENDANT_LIMIT = 25
+DEFAULT_DESCENDANT_SIZE_LIMIT = 101_000
+DEFAULT_MAX_MEMPOOL_SIZE = 300_000_000  # bytes, -maxmempool=300
+COINBASE_RESERVED_WEIGHT = 4000  # the miner keeps this much of the block for the coinbase
+COINBASE_RESERVED_SIGOPS = 400
+DEFAULT_BLOCK_MAX_WEIGHT = MAX_BLOCK_WEIGHT - COINBASE_RESERVED_WEIGHT  # -blockmaxweight
+BIP125_MAX_SEQUENCE = 0xFFFFFFFD  # an input at or below it signals replaceability
+MAX_CONSECUTIVE_FAILURES = 1000  # the miner gives up on a nearly full block after this many
+
+# Core's MemPoolRemovalReason names (RemovalReasonToString).
+REMOVED_BLOCK = "block"
+REMOVED_CONFLICT = "conflict"
+REMOVED_REORG = "reorg"
+
+
+# --- fees and sizes --------------------------------------------------------------------------
+
+
+def fee_for(rate: int, vsize: int) -> int:
+    """Core's CFeeRate(rate).GetFee(vsize): satoshis for ``vsize`` vbytes at ``rate`` sat/kvB,
+    rounded up."""
+    return -(-rate * vsize // 1000)
+
+
+def virtual_size(weight: int, sigop_cost: int) -> int:
+    """Core's GetVirtualTransactionSize: the weight, or the sigops at 20 vbytes each if more."""
+    adjusted = max(weight, sigop_cost * DEFAULT_BYTES_PER_SIGOP)
+    return (adjusted + WITNESS_SCALE_FACTOR - 1) // WITNESS_SCALE_FACTOR
+
+
+def dust_threshold(script_pubkey: bytes, dust_relay_fee: int = DUST_RELAY_TX_FEE) -> int:
+    """Core's GetDustThreshold: what spending the output would cost at the dust fee rate.
+
+    The output's own size plus a typical input spending it (148 bytes, or 67 vbytes for a
+    witness program): 546 sat for P2PKH, 540 for P2SH, 294 for P2WPKH, 330 for P2WSH and
+    P2TR. Unspendable outputs (OP_RETURN) have none.
+    """
+    if validation.is_unspendable(script_pubkey):
+        return 0
+    size = 8 + len(compact_size(len(script_pubkey))) + len(script_pubkey)
+    witness = parse_witness_program(script_pubkey) is not None
+    size += 32 + 4 + 1 + (107 // WITNESS_SCALE_FACTOR if witness else 107) + 4
+    return fee_for(dust_relay_fee, size)
+
+
+def _btc(sat_or_rate: int) -> float:
+    return round(sat_or_rate / COIN, 8)
+
+
+# --- standardness (policy/policy.cpp) -----------------------------------------------------
+
+
+def _is_standard_output(script_pubkey: bytes, kind: str, max_datacarrier_bytes: int) -> bool:
+    """Core's IsStandard(scriptPubKey): every Solver type but nonstandard, with limits."""
+    if kind == "nonstandard":
+        return False
+    if kind == "multisig":
+        keys = len(iter_ops(script_pubkey)) - 3  # m, the keys, n, OP_CHECKMULTISIG
+        return keys <= MAX_STANDARD_MULTISIG_KEYS
+    if kind == "nulldata":
+        return len(script_pubkey) <= max_datacarrier_bytes
+    return True
+
+
+def check_standard(
+    tx: Transaction,
+    *,
+    dust_relay_fee: int = DUST_RELAY_TX_FEE,
+    max_datacarrier_bytes: int = MAX_OP_RETURN_RELAY,
+) -> None:
+    """Core v28's IsStandardTx; Invalid with its reason (TX_NOT_STANDARD) if not standard."""
+    if not 1 <= tx.version <= TX_MAX_STANDARD_VERSION:
+        raise Invalid("version")
+    if tx_weight(tx) > MAX_STANDARD_TX_WEIGHT:
+        raise Invalid("tx-size")
+    for txin in tx.vin:
+        script_sig = txin.script_sig.data
+        if len(script_sig) > MAX_STANDARD_SCRIPTSIG_SIZE:
+            raise Invalid("scriptsig-size")
+        if not is_push_only(script_sig):
+            raise Invalid("scriptsig-not-pushonly")
+    data_outputs = 0
+    for out in tx.vout:
+        script = out.script_pubkey.data
+        kind = script_type(script)
+        if not _is_standard_output(script, kind, max_datacarrier_bytes):
+            raise Invalid("scriptpubkey")
+        if kind == "nulldata":
+            data_outputs += 1
+        elif out.value < dust_threshold(script, dust_relay_fee):
+            raise Invalid("dust")
+    if data_outputs > 1:
+        raise Invalid("multi-op-return")
+
+
+def _last_push(script_sig: bytes) -> bytes | None:
+    """The top of the stack a push-only scriptSig leaves (Core's EvalScript with no flags)."""
+    try:
+        opcode, data = iter_ops(script_sig)[-1]
+    except (ValueError, IndexError):
+        return None  # a truncated push, or an empty stack
+    if data is not None:
+        return data
+    if opcode == OP_0:
+        return b""
+    if opcode == OP_1NEGATE:
+        return b"\x81"
+    return bytes([opcode - (OP_1 - 1)]) if OP_1 <= opcode <= OP_16 else None
+
+
+def _inputs_standard(tx: Transaction, coins: Sequence[Coin]) -> bool:
+    """Core's AreInputsStandard: no nonstandard or unknown-witness spends, P2SH sigops <= 15."""
+    for txin, coin in zip(tx.vin, coins, strict=True):
+        kind = script_type(coin.script_pubkey)
+        if kind in ("nonstandard", "witness_unknown"):
+            return False
+        if kind == "scripthash":
+            redeem = _last_push(txin.script_sig.data)
+            if redeem is None or count_sigops(redeem, accurate=True) > MAX_P2SH_SIGOPS:
+                return False
+    return True
+
+
+def _p2wsh_within_limits(stack: Sequence[bytes]) -> bool:
+    return (
+        len(stack[-1]) <= MAX_STANDARD_P2WSH_SCRIPT_SIZE
+        and len(stack) - 1 <= MAX_STANDARD_P2WSH_STACK_ITEMS
+        and all(len(item) <= MAX_STANDARD_P2WSH_STACK_ITEM_SIZE for item in stack[:-1])
+    )
+
+
+def _witness_standard(tx: Transaction, coins: Sequence[Coin]) -> bool:
+    """Core's IsWitnessStandard: a witness only where a witness program is spent (not
+    pay-to-anchor), and P2WSH within its stack limits."""
+    for txin, coin in zip(tx.vin, coins, strict=True):
+        stack = txin.witness.items
+        if not stack:
+            continue
+        spent: bytes | None = coin.script_pubkey
+        if spent == P2A_SCRIPT:
+            return False
+        if script_type(coin.script_pubkey) == "scripthash":
+            spent = _last_push(txin.script_sig.data)
+        program = None if spent is None else parse_witness_program(spent)
+        if program is None:
+            return False
+        version, data = program
+        if version == 0 and len(data) == 32 and not _p2wsh_within_limits(stack):
+            return False
+    return True
+
+
+# --- the pool ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One mempool transaction (Core's CTxMemPoolEntry). Hashes are internal-order bytes."""
+
+    tx: Transaction = field(compare=False, repr=False)
+    txid: bytes
+    wtxid: bytes
+    fee: int  # satoshis
+    vsize: int  # Core's GetTxSize: sigop-adjusted virtual size
+    time: int  # unix seconds it entered
+    weight: int = 0
+    sigop_cost: int = 0
+    height: int = 0  # the tip's height when it entered
+
+    @property
+    def fee_rate(self) -> int:
+        """Satoshis per 1000 virtual bytes (Core's CFeeRate(fee, vsize), rounded down)."""
+        return self.fee * 1000 // self.vsize if self.vsize else 0
+
+    @property
+    def txid_hex(self) -> str:
+        return hash_to_hex(self.txid)
+
+
+class Mempool:
+    """Unconfirmed transactions valid on top of ``chain_view``'s tip.
+
+    ``chain_view``: the active chain's UTXO set (a ``BlockStore`` or ``ChainState``).
+    ``tip_height()``: the active tip's height. ``median_time_past_at(h)``: the median
+    time past of the active block at height ``h`` (for locktimes and BIP68 time locks).
+    Single-threaded, like the rest of the node.
+    """
+
+    def __init__(
+        self,
+        chain_view: CoinView,
+        tip_height: Callable[[], int],
+        min_relay_fee: int = DEFAULT_MIN_RELAY_TX_FEE,
+        *,
+        median_time_past_at: Callable[[int], int],
+        clock: Callable[[], float] = time.time,
+        dust_relay_fee: int = DUST_RELAY_TX_FEE,
+        max_datacarrier_bytes: int = MAX_OP_RETURN_RELAY,
+    ) -> None:
+        self.chain_view = chain_view
+        self.tip_height = tip_height
+        self.min_relay_fee = min_relay_fee
+        self.median_time_past_at = median_time_past_at
+        self.clock = clock
+        self.dust_relay_fee = dust_relay_fee
+        self.max_datacarrier_bytes = max_datacarrier_bytes
+        self._entries: dict[bytes, Entry] = {}  # by txid, in arrival order
+        self._by_wtxid: dict[bytes, bytes] = {}
+        self._spenders: dict[Outpoint, bytes] = {}  # outpoint -> txid of the mempool tx spending it
+        self._disconnected: list[list[Transaction]] = []  # blocks taken off the tip, tip first
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def __contains__(self, txid: object) -> bool:
+        return txid in self._entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, txid: bytes) -> Entry | None:
+        return self._entries.get(txid)
+
+    def spender(self, outpoint: Outpoint) -> bytes | None:
+        """The txid of the mempool transaction spending ``outpoint``, if any."""
+        return self._spenders.get(outpoint)
+
+    def coin(self, outpoint: Outpoint) -> Coin | None:
+        """The UTXO set as the next block would see it: the chain's unspent outputs minus
+        those mempool transactions spend, plus mempool outputs (at MEMPOOL_HEIGHT, as Core's
+        CCoinsViewMemPool), so a child can spend an unconfirmed parent."""
+        if outpoint in self._spenders:
+            return None
+        entry = self._entries.get(outpoint.txid)
+        if entry is not None:
+            if outpoint.vout >= len(entry.tx.vout):
+                return None
+            out = entry.tx.vout[outpoint.vout]
+            return Coin(out.value, out.script_pubkey.data, MEMPOOL_HEIGHT, False)
+        return self.chain_view.coin(outpoint)
+
+    def entries(self) -> list[Entry]:
+        """Every entry, parents before children, as ``getrawmempool`` lists them (Core's
+        GetSortedDepthAndScore: fewest ancestors first, then highest fee rate, then txid)."""
+        counts = {t: len(self.ancestors(t)) for t in self._entries}
+
+        def key(entry: Entry) -> tuple[int, Fraction, bytes]:
+            inverted = bytes(255 - b for b in entry.txid)  # ties: larger hash first, as Core
+            return counts[entry.txid], Fraction(-entry.fee, max(entry.vsize, 1)), inverted
+
+        return sorted(self._entries.values(), key=key)
+
+    def parents(self, txid: bytes) -> set[bytes]:
+        entry = self._entries[txid]
+        return {op.txid for op in _outpoints(entry.tx) if op.txid in self._entries}
+
+    def children(self, txid: bytes) -> set[bytes]:
+        entry = self._entries.get(txid)
+        count = len(entry.tx.vout) if entry is not None else 0
+        found = (self._spenders.get(Outpoint(txid, i)) for i in range(count))
+        return {child for child in found if child is not None}
+
+    def ancestors(self, txid: bytes) -> set[bytes]:
+        """In-mempool ancestors of a mempool transaction, itself excluded."""
+        return self._walk(self.parents(txid), self.parents)
+
+    def descendants(self, txid: bytes) -> set[bytes]:
+        """In-mempool descendants of ``txid`` (which need not be in the mempool), itself
+        excluded."""
+        start = self.children(txid) if txid in self._entries else self._spending(txid)
+        return self._walk(start, self.children)
+
+    def entry_info(self, txid: bytes) -> dict[str, object]:
+        """A mempool entry as ``getrawmempool true`` / ``getmempoolentry`` show it (Core's
+        entryToJSON); KeyError if ``txid`` is not in the mempool."""
+        entry = self._entries[txid]
+        up, down = self.ancestors(txid) | {txid}, self.descendants(txid) | {txid}
+        replaceable = any(
+            txin.sequence <= BIP125_MAX_SEQUENCE for t in up for txin in self._entries[t].tx.vin
+        )
+        return {
+            "vsize": entry.vsize,
+            "weight": entry.weight,
+            "time": entry.time,
+            "height": entry.height,
+            "descendantcount": len(down),
+            "descendantsize": sum(self._entries[t].vsize for t in down),
+            "ancestorcount": len(up),
+            "ancestorsize": sum(self._entries[t].vsize for t in up),
+            "wtxid": hash_to_hex(entry.wtxid),
+            "fees": {
+                "base": _btc(entry.fee),
+                "modified": _btc(entry.fee),
+                "ancestor": _btc(sum(self._entries[t].fee for t in up)),
+                "descendant": _btc(sum(self._entries[t].fee for t in down)),
+            },
+            "depends": sorted(hash_to_hex(t) for t in self.parents(txid)),
+            "spentby": [hash_to_hex(t) for t in sorted(self.children(txid))],
+            "bip125-replaceable": replaceable,
+            "unbroadcast": False,
+        }
+
+    def info(self) -> dict[str, object]:
+        """``getmempoolinfo`` (Core v28's fields; amounts in BTC, rates in BTC/kvB)."""
+        entries = self._entries.values()
+        return {
+            "loaded": True,
+            "size": len(self._entries),
+            "bytes": sum(e.vsize for e in entries),
+            "usage": sum(_memory_usage(e) for e in entries),
+            "total_fee": _btc(sum(e.fee for e in entries)),
+            "maxmempool": DEFAULT_MAX_MEMPOOL_SIZE,
+            "mempoolminfee": _btc(self.min_relay_fee),
+            "minrelaytxfee": _btc(self.min_relay_fee),
+            "incrementalrelayfee": _btc(DEFAULT_INCREMENTAL_RELAY_FEE),
+            "unbroadcastcount": 0,
+            "fullrbf": True,
+        }
+
+    # -- accepting ------------------------------------------------------------------------------
+
+    def accept(self, tx: Transaction, *, test_accept: bool = False) -> Entry:
+        """Core's AcceptToMemoryPool for one transaction; raises ``validation.Invalid``.
+
+        With ``test_accept`` every check runs but nothing is added (``testmempoolaccept``,
+        and what ``sendrawtransaction`` runs first to compare the fee with ``maxfeerate``).
+        """
+        return self._accept(tx, bypass_limits=False, test_accept=test_accept)
+
+    def _check_alone(self, tx: Transaction, tip: int) -> None:
+        """PreChecks' first part: what needs neither the mempool nor the coins."""
+        validation.check_transaction(tx)
+        if is_coinbase(tx):
+            raise Invalid("coinbase")
+        check_standard(
+            tx,
+            dust_relay_fee=self.dust_relay_fee,
+            max_datacarrier_bytes=self.max_datacarrier_bytes,
+        )
+        if len(serialize_transaction(tx, witness=False)) < MIN_STANDARD_TX_NONWITNESS_SIZE:
+            raise Invalid("tx-size-small")
+        if not validation.is_final_tx(tx, tip + 1, self.median_time_past_at(tip)):
+            raise Invalid("non-final")
+
+    def _check_conflicts(self, tx_hash: bytes, tx_whash: bytes, outpoints: list[Outpoint]) -> None:
+        if tx_whash in self._by_wtxid:
+            raise Invalid("txn-already-in-mempool")
+        if tx_hash in self._entries:
+            raise Invalid("txn-same-nonwitness-data-in-mempool")
+        if any(outpoint in self._spenders for outpoint in outpoints):
+            raise Invalid("txn-mempool-conflict")  # no replacement: Core with full RBF off
+
+    def _accept(self, tx: Transaction, *, bypass_limits: bool, test_accept: bool = False) -> Entry:
+        """Core's MemPoolAccept: PreChecks, then the policy script checks, then add."""
+        tip = self.tip_height()
+        self._check_alone(tx, tip)
+        tx_hash, tx_whash = txid(tx), wtxid(tx)
+        outpoints = _outpoints(tx)
+        self._check_conflicts(tx_hash, tx_whash, outpoints)
+        coins = [self.coin(op) for op in outpoints]
+        if any(coin is None for coin in coins):
+            known = any(
+                self.chain_view.coin(Outpoint(tx_hash, i)) is not None for i in range(len(tx.vout))
+            )
+            if known:
+                raise Invalid("txn-already-known")
+            raise Invalid("bad-txns-inputs-missingorspent")
+        spent = [coin for coin in coins if coin is not None]
+        heights = [tip + 1 if c.height == MEMPOOL_HEIGHT else c.height for c in spent]
+        if not validation._sequence_locks_ok(tx, heights, tip + 1, self.median_time_past_at):
+            raise Invalid("non-BIP68-final")
+        fee = validation.check_tx_inputs(tx, self, tip + 1)
+        if not _inputs_standard(tx, spent):
+            raise Invalid("bad-txns-nonstandard-inputs")
+        if any(txin.witness.items for txin in tx.vin) and not _witness_standard(tx, spent):
+            raise Invalid("bad-witness-nonstandard")
+        sigop_cost = transaction_sigop_cost(tx, [c.script_pubkey for c in spent])
+        weight = tx_weight(tx)
+        vsize = virtual_size(weight, sigop_cost)
+        if sigop_cost > MAX_STANDARD_TX_SIGOPS_COST:
+            raise Invalid("bad-txns-too-many-sigops", str(sigop_cost))
+        required = fee_for(self.min_relay_fee, vsize)
+        if not bypass_limits and fee < required:
+            raise Invalid("min relay fee not met", f"{fee} < {required}")
+        parents = {op.txid for op in outpoints if op.txid in self._entries}
+        self._check_chain_limits(parents, vsize)
+        validation.verify_scripts(tx, self, policy=True)
+
+        entry = Entry(
+            tx=tx,
+            txid=tx_hash,
+            wtxid=tx_whash,
+            fee=fee,
+            vsize=vsize,
+            time=int(self.clock()),
+            weight=weight,
+            sigop_cost=sigop_cost,
+            height=tip,
+        )
+        if test_accept:
+            return entry
+        self._entries[tx_hash] = entry
+        self._by_wtxid[tx_whash] = tx_hash
+        for outpoint in outpoints:
+            self._spenders[outpoint] = tx_hash
+        return entry
+
+    def _check_chain_limits(self, parents: set[bytes], vsize: int) -> None:
+        """Core's CalculateAncestorsAndCheckLimits (25 transactions and 101 kvB, ancestors
+        and descendants), walking the ancestors in Core's order with Core's messages."""
+        limit = "too-long-mempool-chain"
+        if len(parents) + 1 > DEFAULT_ANCESTOR_LIMIT:
+            raise Invalid(limit, f"too many unconfirmed parents [limit: {DEFAULT_ANCESTOR_LIMIT}]")
+        staged, ancestors, total = set(parents), set(), vsize
+        while staged:
+            current = min(staged)  # Core's set of parents is ordered by txid
+            staged.remove(current)
+            ancestors.add(current)
+            total += self._entries[current].vsize
+            below = self.descendants(current) | {current}
+            tx_hex = hash_to_hex(current)
+            if sum(self._entries[t].vsize for t in below) + vsize > DEFAULT_DESCENDANT_SIZE_LIMIT:
+                raise Invalid(
+                    limit,
+                    f"exceeds descendant size limit for tx {tx_hex} "
+                    f"[limit: {DEFAULT_DESCENDANT_SIZE_LIMIT}]",
+                )
+            if len(below) + 1 > DEFAULT_DESCENDANT_LIMIT:
+                raise Invalid(
+                    limit,
+                    f"too many descendants for tx {tx_hex} [limit: {DEFAULT_DESCENDANT_LIMIT}]",
+                )
+            if total > DEFAULT_ANCESTOR_SIZE_LIMIT:
+                raise Invalid(
+                    limit, f"exceeds ancestor size limit [limit: {DEFAULT_ANCESTOR_SIZE_LIMIT}]"
+                )
+            for parent in self.parents(current):
+                if parent not in ancestors:
+                    staged.add(parent)
+                if len(staged) + len(ancestors) + 1 > DEFAULT_ANCESTOR_LIMIT:
+                    raise Invalid(
+                        limit, f"too many unconfirmed ancestors [limit: {DEFAULT_ANCESTOR_LIMIT}]"
+                    )
+
+    # -- the chain moved ------------------------------------------------------------------------
+
+    def block_connected(self, block_txs: Sequence[Transaction]) -> list[tuple[bytes, str]]:
+        """Core's removeForBlock: drop what the block confirms ("block") and what now
+        conflicts with it, with all their descendants ("conflict").
+
+        Returns (txid, reason) in removal order, parents before children. Core sends no
+        ``transaction_removed_from_mempool`` for "block" (the block itself tells), only for
+        the others.
+        """
+        removed: list[tuple[bytes, str]] = []
+        confirmed = set()
+        for tx in block_txs:
+            tx_hash = txid(tx)
+            confirmed.add(tx_hash)
+            if tx_hash in self._entries:
+                self._remove(tx_hash)
+                removed.append((tx_hash, REMOVED_BLOCK))
+            if is_coinbase(tx):
+                continue
+            for outpoint in _outpoints(tx):
+                conflict = self._spenders.get(outpoint)
+                if conflict is not None and conflict != tx_hash:
+                    removed += self._remove_recursive([conflict], REMOVED_CONFLICT)
+        # A transaction kept aside from a disconnected block and confirmed again stays out.
+        for block in self._disconnected:
+            block[:] = [tx for tx in block if txid(tx) not in confirmed]
+        return removed
+
+    def block_disconnected(self, block_txs: Sequence[Transaction]) -> None:
+        """Keep a disconnected block's transactions aside (Core's disconnectpool) until
+        ``update_for_reorg``; call in the order the blocks come off the tip."""
+        self._disconnected.append([tx for tx in block_txs if not is_coinbase(tx)])
+
+    def update_for_reorg(self) -> tuple[list[Entry], list[tuple[bytes, str]]]:
+        """Core's MaybeUpdateMempoolForReorg, once the tip has stopped moving.
+
+        Puts the transactions of the disconnected blocks back, oldest block first, without
+        the fee floors (a reorg must not lose a transaction for its fee) but with every other
+        check; what fails is dropped, with any mempool descendants. Then evicts mempool
+        transactions the new tip makes invalid: non-final ones and spends of coinbases no
+        longer mature. Returns (entries added, (txid, "reorg") removed).
+        """
+        blocks, self._disconnected = self._disconnected, []
+        added: list[Entry] = []
+        removed: list[tuple[bytes, str]] = []
+        for block in reversed(blocks):
+            for tx in block:
+                try:
+                    added.append(self._accept(tx, bypass_limits=True))
+                except Invalid:
+                    removed += self._remove_recursive(self._spending(txid(tx)), REMOVED_REORG)
+        stale = [t for t, entry in self._entries.items() if not self._still_valid(entry)]
+        removed += self._remove_recursive(stale, REMOVED_REORG)
+        gone = {t for t, _ in removed}
+        return [e for e in added if e.txid not in gone], removed
+
+    def _still_valid(self, entry: Entry) -> bool:
+        """Core's removeForReorg filter: final, BIP68-final and mature at the new tip."""
+        tip = self.tip_height()
+        if not validation.is_final_tx(entry.tx, tip + 1, self.median_time_past_at(tip)):
+            return False
+        heights = []
+        for outpoint in _outpoints(entry.tx):
+            if outpoint.txid in self._entries:
+                heights.append(tip + 1)
+                continue
+            coin = self.chain_view.coin(outpoint)
+            if coin is None:
+                return False
+            if coin.coinbase and tip + 1 - coin.height < COINBASE_MATURITY:
+                return False
+            heights.append(coin.height)
+        return validation._sequence_locks_ok(entry.tx, heights, tip + 1, self.median_time_past_at)
+
+    # -- mining ---------------------------------------------------------------------------------
+
+    def select(
+        self,
+        max_weight: int = DEFAULT_BLOCK_MAX_WEIGHT,
+        min_fee_rate: int = DEFAULT_BLOCK_MIN_TX_FEE,
+    ) -> tuple[list[Transaction], int]:
+        """Core's BlockAssembler::addPackageTxs: (transactions for the next block, their fees).
+
+        Repeatedly takes the transaction whose package (it and its not yet selected
+        ancestors) pays the highest fee rate, if the package fits: ``max_weight`` is the
+        whole block's (Core's -blockmaxweight, 3,996,000), of which 4,000 and 400 sigops
+        stay reserved for the coinbase. Packages below ``min_fee_rate`` sat/kvB stay out.
+        Parents come before children.
+        """
+        ancestry = {t: self.ancestors(t) | {t} for t in self._entries}
+        packages = {t: self._package(family) for t, family in ancestry.items()}
+        queue = [(_score(fee, size), t) for t, (fee, size, _) in packages.items()]
+        heapq.heapify(queue)
+        chosen: list[bytes] = []
+        in_block: set[bytes] = set()
+        weight, sigops, fees = COINBASE_RESERVED_WEIGHT, COINBASE_RESERVED_SIGOPS, 0
+        consecutive_failures = 0
+        while queue:
+            score, tx_hash = heapq.heappop(queue)
+            if tx_hash in in_block or tx_hash not in packages:
+                continue  # taken with a child's package, or given up on
+            fee, size, package_sigops = packages[tx_hash]
+            if score != _score(fee, size):
+                continue  # a stale score: an ancestor went in since
+            if fee < fee_for(min_fee_rate, size):
+                break  # every package left pays less
+            if (
+                weight + WITNESS_SCALE_FACTOR * size >= max_weight
+                or sigops + package_sigops >= MAX_BLOCK_SIGOPS_COST
+            ):
+                del packages[tx_hash]
+                consecutive_failures += 1
+                if (
+                    consecutive_failures > MAX_CONSECUTIVE_FAILURES
+                    and weight > max_weight - COINBASE_RESERVED_WEIGHT
+                ):
+                    break
+                continue
+            consecutive_failures = 0
+            package = ancestry[tx_hash] - in_block
+            chosen += sorted(package, key=lambda t: (len(ancestry[t]), t))
+            in_block |= package
+            weight += WITNESS_SCALE_FACTOR * size
+            sigops += package_sigops
+            fees += fee
+            # Core's "modified" entries: descendants now pay for fewer ancestors.
+            for below in self._walk(package, self.children) - in_block:
+                if below in packages:
+                    packages[below] = self._package(ancestry[below] - in_block)
+                    heapq.heappush(queue, (_score(*packages[below][:2]), below))
+        return [self._entries[t].tx for t in chosen], fees
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _package(self, txids: Iterable[bytes]) -> tuple[int, int, int]:
+        """(fee, vsize, sigop cost) of a set of entries."""
+        members = [self._entries[t] for t in txids]
+        return (
+            sum(e.fee for e in members),
+            sum(e.vsize for e in members),
+            sum(e.sigop_cost for e in members),
+        )
+
+    def _spending(self, tx_hash: bytes) -> set[bytes]:
+        """Mempool transactions spending an output of ``tx_hash`` (in the mempool or not)."""
+        return {t for op, t in self._spenders.items() if op.txid == tx_hash}
+
+    def _walk(self, start: Iterable[bytes], step: Callable[[bytes], set[bytes]]) -> set[bytes]:
+        seen: set[bytes] = set()
+        todo = list(start)
+        while todo:
+            current = todo.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            todo.extend(step(current) - seen)
+        return seen
+
+    def _remove(self, tx_hash: bytes) -> None:
+        entry = self._entries.pop(tx_hash)
+        del self._by_wtxid[entry.wtxid]
+        for outpoint in _outpoints(entry.tx):
+            if self._spenders.get(outpoint) == tx_hash:
+                del self._spenders[outpoint]
+
+    def _remove_recursive(self, roots: Iterable[bytes], reason: str) -> list[tuple[bytes, str]]:
+        """Core's removeRecursive: the roots still here and all their descendants, parents
+        first."""
+        doomed = {t for t in roots if t in self._entries}
+        for root in list(doomed):
+            doomed |= self.descendants(root)
+        depth = {t: len(self.ancestors(t) & doomed) for t in doomed}
+        order = sorted(doomed, key=lambda t: (depth[t], t))
+        for tx_hash in order:
+            self._remove(tx_hash)
+        return [(t, reason) for t in order]
+
+
+def _outpoints(tx: Transaction) -> list[Outpoint]:
+    return [outpoint_of(tx, i) for i in range(len(tx.vin))]
+
+
+def _score(fee: int, size: int) -> Fraction:
+    """A heap key for Core's CompareTxMemPoolEntryByAncestorFee: highest fee rate first
+    (ties: smaller txid first, the heap's second element)."""
+    return Fraction(-fee, max(size, 1))
+
+
+def _memory_usage(entry: Entry) -> int:
+    """A rough stand-in for Core's DynamicMemoryUsage of one entry (transaction, entry, links)."""
+    tx = entry.tx
+    return len(serialize_transaction(tx)) + 96 * len(tx.vin) + 64 * len(tx.vout) + 400
