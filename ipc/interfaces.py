@@ -78,6 +78,10 @@ class BlockNotFound(SplitdError):
     code = "block_not_found"
 
 
+class TxNotFound(SplitdError):
+    code = "tx_not_found"
+
+
 class TxRejected(SplitdError):
     """The node refused a transaction; the message is Bitcoin Core's reject reason."""
 

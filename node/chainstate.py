@@ -172,7 +172,7 @@ class ChainState:
         assert block is not None
         try:
             spent, created, _fees = validation.connect_block(
-                block, record.height, self.store, median_time_past_at=self._median_time_past_at
+                block, record.height, self.store, median_time_past_at=self.median_time_past_at
             )
         except validation.Invalid as invalid:
             return invalid.reason
@@ -187,7 +187,7 @@ class ChainState:
         self.store.disconnect(tip.hash)
         return Change(False, block, tip)
 
-    def _median_time_past_at(self, height: int) -> int:
+    def median_time_past_at(self, height: int) -> int:
         """For BIP68 time locks: the median time past of the active chain's block at ``height``."""
         hash = self.store.hash_at(height)
         record = None if hash is None else self.store.block_record(hash)

@@ -9,17 +9,25 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from embit import base58, bech32
+from embit.transaction import Transaction
 
 from bitcoin.primitives import (
+    COIN,
     Block,
+    DeserializationError,
     hash_to_hex,
     hex_to_hash,
     median_time_past,
-    txid,
+    parse_transaction,
+    serialize_transaction,
+    tx_vsize,
+    wtxid,
 )
+from bitcoin.primitives import txid as txid_of
 from ipc.interfaces import (
     BlockNotFound,
     BlockRef,
@@ -30,15 +38,19 @@ from ipc.interfaces import (
     InvalidAddress,
     InvalidParameter,
     Node,
+    TxNotFound,
+    TxRejected,
     UnknownMethod,
-    Unsupported,
 )
+from node import validation
 from node.chainstate import ChainState, Change
+from node.mempool import Mempool, fee_for
 from node.miner import build_block
 from node.notifications import Notifier
-from node.store import BlockRecord
+from node.store import BlockRecord, Outpoint
 
 REGTEST_HRP = "bcrt"
+DEFAULT_MAX_FEE_RATE = 10_000_000  # sat/kvB: sendrawtransaction's default maxfeerate 0.10 BTC/kvB
 REGTEST_BASE58 = {0x6F: "p2pkh", 0xC4: "p2sh"}
 MIN_RELAY_FEE = 1000  # sat per kvB, Core's default -minrelaytxfee
 MAX_GENERATE = 10_000
@@ -73,6 +85,14 @@ def address_script(address: str) -> bytes:
     raise InvalidAddress("Error: Invalid address")
 
 
+def btc_to_sat(text: str) -> int:
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        raise InvalidParameter(f"Invalid amount (got {text!r})") from None
+    return int(amount * COIN)
+
+
 def parse_int(text: str, name: str) -> int:
     try:
         return int(text)
@@ -95,6 +115,13 @@ class NodeService(Node, Chain):
     def __init__(self, chain: ChainState) -> None:
         self.chain = chain
         self.notifier = Notifier()
+        self.mempool = Mempool(
+            chain.store,
+            lambda: chain.tip().height,
+            MIN_RELAY_FEE,
+            median_time_past_at=chain.median_time_past_at,
+            clock=chain.clock,
+        )
         self._methods: dict[str, Callable[..., Awaitable[Any]]] = {
             "getblockcount": self.getblockcount,
             "getbestblockhash": self.getbestblockhash,
@@ -104,6 +131,10 @@ class NodeService(Node, Chain):
             "getblockchaininfo": self.getblockchaininfo,
             "submitblock": self.submitblock,
             "generatetoaddress": self.generatetoaddress,
+            "sendrawtransaction": self.sendrawtransaction,
+            "getrawtransaction": self.getrawtransaction,
+            "getmempoolinfo": self.getmempoolinfo,
+            "getrawmempool": self.getrawmempool,
         }
 
     # -- Node ---------------------------------------------------------------------------------
@@ -139,7 +170,7 @@ class NodeService(Node, Chain):
             "strippedsize": block.stripped_size(),
             "size": block.size(),
             "weight": block.weight(),
-            "tx": [hash_to_hex(txid(tx)) for tx in block.txs],
+            "tx": [hash_to_hex(txid_of(tx)) for tx in block.txs],
         }
 
     async def getblockheader(self, blockhash: str, verbose: str = "true") -> Any:
@@ -182,12 +213,15 @@ class NodeService(Node, Chain):
         hashes = []
         for _ in range(count):
             tip = self.chain.tip()
+            txs, fees = self.mempool.select()
             block = build_block(
                 tip.hash,
                 tip.height + 1,
                 self.chain.parent_times(tip),
                 int(self.chain.clock()),
                 payout,
+                txs=txs,
+                fees=fees,
             )
             reason, changes = self.chain.submit(block.serialize())
             if reason is not None:
@@ -196,6 +230,42 @@ class NodeService(Node, Chain):
             hashes.append(block.hash)
             await asyncio.sleep(0)  # a long run must not starve health checks and other calls
         return hashes
+
+    async def sendrawtransaction(self, hexstring: str, maxfeerate: str = "0.10") -> str:
+        try:
+            tx = parse_transaction(bytes.fromhex(hexstring))
+        except (DeserializationError, ValueError):
+            raise InvalidParameter(
+                "TX decode failed. Make sure the tx has at least one input."
+            ) from None
+        return self._broadcast(tx, max_fee_rate=btc_to_sat(maxfeerate))
+
+    async def getrawtransaction(
+        self, txid: str, verbose: str = "false", blockhash: str = ""
+    ) -> Any:
+        wanted = parse_hash(txid, "parameter 1")
+        found = self.mempool.get(wanted)
+        tx = None if found is None else found.tx
+        if tx is None and blockhash:
+            _, block = self._lookup(parse_hash(blockhash, "parameter 3"))
+            tx = next((t for t in block.txs if txid_of(t) == wanted), None)
+        if tx is None:
+            raise TxNotFound(
+                "No such mempool transaction. Use -txindex or provide a block hash to enable "
+                "blockchain transaction queries. Use gettransaction for wallet transactions."
+            )
+        raw = serialize_transaction(tx).hex()
+        if verbose.lower() in ("false", "0"):
+            return raw
+        return {"txid": txid, "hash": hash_to_hex(wtxid(tx)), "hex": raw, "vsize": tx_vsize(tx)}
+
+    async def getmempoolinfo(self) -> dict[str, object]:
+        return self.mempool.info()
+
+    async def getrawmempool(self, verbose: str = "false") -> Any:
+        if verbose.lower() in ("true", "1"):
+            return {e.txid_hex: self.mempool.entry_info(e.txid) for e in self.mempool.entries()}
+        return [e.txid_hex for e in self.mempool.entries()]
 
     # -- Chain --------------------------------------------------------------------------------
 
@@ -221,10 +291,14 @@ class NodeService(Node, Chain):
         return BlockRef(0, await self.block_hash(0))
 
     async def in_mempool(self, txid: str) -> bool:
-        return False  # the mempool arrives with the node issue's mempool step
+        return parse_hash(txid, "txid") in self.mempool
 
     async def broadcast_transaction(self, tx: bytes) -> str:
-        raise Unsupported("this node has no mempool yet")
+        try:
+            parsed = parse_transaction(tx)
+        except (DeserializationError, ValueError):
+            raise TxRejected("TX decode failed") from None
+        return self._broadcast(parsed, max_fee_rate=DEFAULT_MAX_FEE_RATE)
 
     async def relay_min_fee(self) -> int:
         return MIN_RELAY_FEE
@@ -267,11 +341,48 @@ class NodeService(Node, Chain):
             result["nextblockhash"] = hash_to_hex(following)
         return result
 
+    def _broadcast(self, tx: Transaction, max_fee_rate: int) -> str:
+        """Core's BroadcastTransaction: into the mempool, then tell the subscribers."""
+        txid_bytes = txid_of(tx)
+        if any(self.chain.coin(Outpoint(txid_bytes, i)) for i in range(len(tx.vout))):
+            raise TxRejected("Transaction outputs already in utxo set")
+        if txid_bytes in self.mempool:
+            return hash_to_hex(txid_bytes)
+        try:
+            trial = self.mempool.accept(tx, test_accept=True)
+            if max_fee_rate and trial.fee > fee_for(max_fee_rate, trial.vsize):
+                raise TxRejected(
+                    "Fee exceeds maximum configured by user (e.g. -maxtxfee, maxfeerate)"
+                )
+            self.mempool.accept(tx)
+        except validation.Invalid as invalid:
+            raise TxRejected(
+                f"{invalid.reason}, {invalid.debug}" if invalid.debug else invalid.reason
+            ) from None
+        raw = serialize_transaction(tx)
+        self.notifier.publish(lambda n: n.transaction_added_to_mempool(raw))
+        return hash_to_hex(txid_bytes)
+
     def _publish(self, changes: list[Change]) -> None:
-        """Tell every subscriber, in the order the tip moved."""
+        """Tell every subscriber, in the order the tip moved, with the mempool kept in step."""
         for change in changes:
             block = change.as_connected_block()
             if change.connected:
+                for removed, reason in self.mempool.block_connected(change.block.txs):
+                    if reason != "block":  # Core sends none for a confirmed transaction
+                        self._publish_removed(removed, reason)
                 self.notifier.publish(lambda n, b=block: n.block_connected(b))
             else:
+                self.mempool.block_disconnected(change.block.txs)
                 self.notifier.publish(lambda n, b=block: n.block_disconnected(b))
+        if any(not change.connected for change in changes):
+            added, removed_after = self.mempool.update_for_reorg()
+            for entry in added:
+                raw = serialize_transaction(entry.tx)
+                self.notifier.publish(lambda n, r=raw: n.transaction_added_to_mempool(r))
+            for removed, reason in removed_after:
+                self._publish_removed(removed, reason)
+
+    def _publish_removed(self, txid_bytes: bytes, reason: str) -> None:
+        shown = hash_to_hex(txid_bytes)
+        self.notifier.publish(lambda n: n.transaction_removed_from_mempool(shown, reason))

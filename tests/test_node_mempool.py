@@ -1,0 +1,63 @@
+"""The node's mempool through its RPC face: send, see, mine, and notifications (in-process)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from embit import bech32
+
+from bitcoin.primitives import serialize_transaction, txid
+from ipc.interfaces import TxRejected
+from node.chainstate import ChainState
+from node.service import NodeService
+from node.store import Outpoint
+from tests.blocks import Key, spend
+from tests.test_chain_contract import Recorder
+
+
+def address_of(key: Key) -> str:
+    program = key.script("p2wpkh")[2:]
+    return bech32.encode("bcrt", 0, program)
+
+
+async def mined_node(tmp_path: Path, key: Key, blocks: int) -> NodeService:
+    node = NodeService(ChainState.open(tmp_path))
+    await node.execute_rpc("generatetoaddress", [str(blocks), address_of(key)])
+    return node
+
+
+def test_a_spend_goes_through_the_mempool_into_a_block(tmp_path: Path):
+    async def body() -> None:
+        key = Key.from_int(7)
+        node = await mined_node(tmp_path, key, 101)  # block 1's coinbase is mature
+        recorder = Recorder()
+        await node.handle_notifications(recorder)
+        first = node.chain.block(node.chain.store.hash_at(1))
+        outpoint = Outpoint(txid(first.txs[0]), 0)
+        coin = node.chain.coin(outpoint)
+        tx = spend([(outpoint, coin)], [(coin.value - 10_000, key.script("p2wpkh"))], key)
+        raw = serialize_transaction(tx).hex()
+
+        sent = json.loads(await node.execute_rpc("sendrawtransaction", [raw]))
+        assert sent == txid(tx)[::-1].hex()
+        assert json.loads(await node.execute_rpc("getrawmempool", [])) == [sent]
+        assert json.loads(await node.execute_rpc("getmempoolinfo", []))["size"] == 1
+        assert json.loads(await node.execute_rpc("getrawtransaction", [sent])) == raw
+        assert await node.in_mempool(sent)
+        with pytest.raises(TxRejected, match=r"^txn-mempool-conflict$"):
+            conflict = spend([(outpoint, coin)], [(coin.value - 20_000, key.script("p2wpkh"))], key)
+            await node.broadcast_transaction(serialize_transaction(conflict))
+
+        [mined] = json.loads(await node.execute_rpc("generatetoaddress", ["1", address_of(key)]))
+        block = json.loads(await node.execute_rpc("getblock", [mined]))
+        assert block["tx"][1] == sent
+        assert json.loads(await node.execute_rpc("getrawmempool", [])) == []
+        coinbase = node.chain.block(bytes.fromhex(mined)[::-1]).txs[0]
+        assert coinbase.vout[0].value == 50 * 100_000_000 + 10_000  # subsidy plus the fee
+        await recorder.wait_for(2)
+        assert [kind for kind, _ in recorder.events] == ["tx_added", "connected"]
+
+    asyncio.run(body())
