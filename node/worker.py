@@ -20,8 +20,12 @@ class NodeInit(WorkerInit):
         return self.service
 
 
-async def make_init(context: WorkerContext) -> Init:
+def open_node(context: WorkerContext) -> NodeService:
     """Open the chain state; a node that cannot is a node that cannot start."""
     directory = context.launch.datadir / "node"
     directory.mkdir(parents=True, exist_ok=True)
-    return NodeInit(context, NodeService(ChainState.open(directory)))
+    return NodeService(ChainState.open(directory))
+
+
+async def make_init(context: WorkerContext) -> Init:
+    return NodeInit(context, open_node(context))

@@ -180,14 +180,15 @@ class Arbiter:
             raise WorkerUnavailable(f"{name} is {worker.state}")
         return worker.connection.remote
 
-    async def wallet(self, name: str) -> Wallet:
-        """A wallet bound to the node's current chain: in its own worker, or in the node's."""
-        wallets = [w.name for w in self.workers.values() if w.spec.role == "wallet"]
-        host = wallets[0] if wallets and name in ("", "default", *wallets) else "node"
-        if wallets and host == "node":
-            raise UnknownWorker(f"no wallet {name!r}; wallets: {', '.join(wallets)}")
-        chain = await self.init_of("node").make_chain()
-        return await self.init_of(host).make_wallet(chain)
+    def wallet(self, name: str) -> Wallet:
+        """The wallet as last wired to the node: in its own worker, or in the node's."""
+        hosts = [w for w in self.workers.values() if w.spec.hosts_wallet]
+        if name not in ("", "default", *(w.name for w in hosts)):
+            raise UnknownWorker(f"no wallet {name!r}; wallets: default")
+        host = hosts[0]
+        if host.state is not State.RUNNING or host.wallet is None:
+            raise WorkerUnavailable(f"the wallet is not ready ({host.name} is {host.state})")
+        return host.wallet
 
     def request_stop(self, reason: str) -> None:
         self.events.put_nowait(StopRequested(reason))
@@ -245,6 +246,19 @@ class Arbiter:
         if worker.generation == event.generation and worker.state is State.STARTING:
             worker.enter(State.RUNNING)
             self._log(worker).info("worker_running")
+            self.wire_wallets(new_chain=worker.spec.role == "node", host=worker)
+
+    def wire_wallets(self, *, new_chain: bool, host: Worker) -> None:
+        """A new node generation means a new Chain for every wallet; a new wallet needs one.
+
+        Until the node runs there is nothing to wire: its own Ready wires everyone.
+        """
+        if self.workers["node"].state is not State.RUNNING:
+            return
+        for candidate in self.workers.values():
+            ready = candidate.state is State.RUNNING
+            if candidate.spec.hosts_wallet and ready and (new_chain or candidate is host):
+                self.spawn_task(self.wire(candidate))
 
     def handle_hung(self, event: Hung) -> None:
         worker = self.workers[event.name]
@@ -345,7 +359,7 @@ class Arbiter:
             worker.connection.close()
         if worker.spawned is not None:
             worker.spawned.close()
-        worker.spawned = worker.connection = None
+        worker.spawned = worker.connection = worker.wallet = None
         worker.tasks, worker.output = set(), set()
 
     def carry_out(
@@ -418,6 +432,23 @@ class Arbiter:
                     ready = True
                     self.events.put_nowait(Ready(worker.name, generation))
             await asyncio.sleep(max(0.0, began + health.interval_s - loop.time()))
+
+    async def wire(self, host: Worker) -> None:
+        """Hand the node's current Chain to a wallet host: the wallet re-subscribes and catches up.
+
+        Wiring that fails (the node or the wallet went down meanwhile) is retried by the
+        next Ready of either, which is exactly when it can succeed.
+        """
+        generation = host.generation
+        try:
+            chain = await self.init_of("node").make_chain()
+            wallet = await self.init_of(host.name).make_wallet(chain)
+        except SplitdError as error:
+            self._log(host).warning("wallet_not_wired", code=error.code, message=error.message)
+            return
+        if host.generation == generation:
+            host.wallet = wallet
+            self._log(host).info("wallet_wired")
 
     async def stop_worker(self, worker: Worker, intent: Intent | None, graceful: bool) -> None:
         """Ask the worker to exit, then SIGTERM, then SIGKILL, each given ``stop_timeout_s``."""

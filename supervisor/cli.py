@@ -13,6 +13,7 @@ import json
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -211,15 +212,26 @@ def cmd_restart(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def indented(value: Any, depth: int = 0) -> str:
+    """JSON indented by two, with every number exactly as the peer wrote it (50.00000000)."""
+    pad, inner = "  " * depth, "  " * (depth + 1)
+    if isinstance(value, dict) and value:
+        items = (f"{inner}{json.dumps(k)}: {indented(v, depth + 1)}" for k, v in value.items())
+        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
+    if isinstance(value, list) and value:
+        return "[\n" + ",\n".join(inner + indented(v, depth + 1) for v in value) + f"\n{pad}]"
+    if isinstance(value, Decimal):
+        return str(value)
+    return json.dumps(value)
+
+
 def print_result(result: str) -> None:
-    """As bitcoin-cli prints: a string bare, null as nothing, numbers as JSON, the rest indented."""
-    value = json.loads(result)
+    """As bitcoin-cli prints: a string bare, null as nothing, numbers and the rest as JSON."""
+    value = json.loads(result, parse_float=Decimal)
     if isinstance(value, str):
         print(value)
-    elif isinstance(value, dict | list):
-        print(json.dumps(value, indent=2))
     elif value is not None:
-        print(json.dumps(value))
+        print(indented(value))
 
 
 def cmd_node(args: argparse.Namespace) -> int:

@@ -39,7 +39,7 @@ class ControlService(Control):
         return await self.arbiter.init_of("node").make_node()
 
     async def wallet(self, name: str) -> Wallet:
-        return await self.arbiter.wallet(name)
+        return self.arbiter.wallet(name)
 
 
 def socket_path(datadir: Path) -> Path:

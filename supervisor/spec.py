@@ -13,6 +13,7 @@ class WorkerSpec:
     role: str
     entry: str  # "module:function" run in the child; the supervisor never imports it
     restart: str  # permanent | transient | temporary
+    hosts_wallet: bool = False  # serves Init.make_wallet: the wallet worker, or a monolithic node
 
     @property
     def module(self) -> str:
@@ -20,10 +21,12 @@ class WorkerSpec:
 
 
 def worker_specs(settings: Settings) -> list[WorkerSpec]:
-    """The node first, then its wallet, unless the wallet runs inside the node."""
-    specs = [WorkerSpec("node", "node", "node.worker:make_init", settings.node.restart)]
-    if settings.wallet.process == "separate":
-        specs.append(
-            WorkerSpec("wallet", "wallet", "wallet.worker:make_init", settings.wallet.restart)
-        )
-    return specs
+    """The node first, then its wallet; or one node process that hosts the wallet too."""
+    if settings.wallet.process == "inprocess":
+        return [
+            WorkerSpec("node", "node", "init.monolithic:make_init", settings.node.restart, True)
+        ]
+    return [
+        WorkerSpec("node", "node", "node.worker:make_init", settings.node.restart),
+        WorkerSpec("wallet", "wallet", "wallet.worker:make_init", settings.wallet.restart, True),
+    ]

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from ipc.capnp.protocol import Connection
-from ipc.interfaces import ExitInfo, Init, WorkerStatus
+from ipc.interfaces import ExitInfo, Init, Wallet, WorkerStatus
 from supervisor.policy import TRANSITIONS, Intent, State
 from supervisor.spawn import Spawned
 from supervisor.spec import WorkerSpec
@@ -44,6 +44,7 @@ class Worker:
     intent: Intent | None = None
     spawned: Spawned | None = None
     connection: Connection[Init] | None = None
+    wallet: Wallet | None = None  # what this worker's Init.make_wallet gave, once wired
     started_at: float = 0.0  # monotonic
     # Resolved once the loop has handled this generation's exit (logged, reaped, decided).
     exited: asyncio.Future[ExitInfo] | None = None

@@ -1,0 +1,78 @@
+"""The wallet and the node wired by the supervisor, split or in one process (issue 3)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SPLITD, splitd_cli, wait_until
+
+MODES = ["separate", "inprocess"]
+
+
+def call(datadir: Path, *words: str) -> str:
+    result = splitd_cli(*words, "--datadir", str(datadir))
+    assert result.returncode == 0, (words, result.stderr)
+    return result.stdout.strip()
+
+
+def wallet_tip(datadir: Path) -> int | None:
+    result = splitd_cli("wallet", "getwalletinfo", "--datadir", str(datadir))
+    if result.returncode != 0:
+        return None
+    return json.loads(result.stdout)["lastprocessedblock"]["height"]
+
+
+def new_address(datadir: Path) -> str:
+    """The wallet's next address, once the supervisor has wired it to the node."""
+
+    def ask() -> str:
+        return splitd_cli("wallet", "getnewaddress", "--datadir", str(datadir)).stdout.strip()
+
+    return wait_until(ask, 10, "the wallet wired to the node")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_mined_coins_reach_the_wallet_in_both_modes(splitd, datadir: Path, mode: str):
+    splitd(**{"wallet.process": mode}).wait_running()
+    address = new_address(datadir)
+    assert address.startswith("bcrt1q")
+    call(datadir, "node", "generatetoaddress", "101", address)
+    wait_until(lambda: wallet_tip(datadir) == 101, 20, "the wallet at block 101")
+    assert call(datadir, "wallet", "getbalance") == "50.00000000"  # one mature coinbase
+
+
+def test_a_node_killed_mid_call_fails_fast_and_the_same_wallet_catches_up(splitd, datadir: Path):
+    running = splitd()
+    running.wait_running()
+    address = new_address(datadir)
+    wallet_pid = running.worker("wallet")["pid"]
+    in_flight = subprocess.Popen(
+        [*SPLITD, "node", "generatetoaddress", "5000", address, "--datadir", str(datadir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_until(lambda: int(call(datadir, "node", "getblockcount")) >= 5, 20, "mining under way")
+
+    killed_at = time.monotonic()
+    os.kill(running.worker("node")["pid"], signal.SIGKILL)
+    _, err = in_flight.communicate(timeout=10)
+    failed_after = time.monotonic() - killed_at
+
+    assert in_flight.returncode == 1
+    assert "disconnected" in err
+    assert failed_after < 1.0 + 0.5  # 1 s, plus the CLI process's own exit
+
+    running.wait_worker("node", generation=2, state="running")
+    call(datadir, "node", "generatetoaddress", "3", address)
+    count = int(call(datadir, "node", "getblockcount"))
+    wait_until(lambda: wallet_tip(datadir) == count, 20, f"the wallet at the node's tip {count}")
+    wallet = running.worker("wallet")
+    assert (wallet["pid"], wallet["generation"]) == (wallet_pid, 1)  # the same wallet process

@@ -1,0 +1,555 @@
+"""The wallet database: one sqlite file per wallet, ``<datadir>/wallets/<name>/wallet.sqlite``.
+
+It holds the wallet's only secret (BIP39 entropy, generated with ``secrets`` on first
+open and never read back out except to build the ``Keychain``), the keys handed out and
+the keypool ahead of them, the wallet's transactions and the coins they create, and the
+blocks processed. WAL with ``synchronous=FULL``; every change is one sqlite
+transaction, and a block's coin updates commit in the same transaction as the block's
+row in ``blocks`` (whose highest row *is* the last processed block), so a SIGKILL at
+any instant leaves the wallet at a block boundary.
+
+Model (Bitcoin Core's wallet, simplified):
+
+- ``txs``: every transaction paying one of our scripts or spending one of our coins.
+  ``height``/``block_hash`` are NULL while unconfirmed. ``state`` is ``active`` or
+  ``conflicted`` (a double spend of it confirmed, or the mempool took a replacement).
+- ``coins``: the outputs of those transactions that pay us, kept once spent, with
+  ``spent_by`` naming the (active) transaction spending them. Height, maturity and
+  trust come from the coin's transaction.
+- Disconnecting a block makes its transactions unconfirmed again, as Core does (the
+  node puts them back in its mempool); its coinbase is deleted with every effect
+  (the coinbase can never confirm elsewhere).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from embit.transaction import Transaction
+
+from bitcoin.primitives import (
+    hash_to_hex,
+    is_coinbase,
+    serialize_transaction,
+    txid,
+    wtxid,
+)
+from wallet.keys import CHANGE, RECEIVE, DerivedKey, Keychain, new_entropy
+
+SCHEMA_VERSION = 1
+WALLET_FILE = "wallet.sqlite"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS keys (
+    script BLOB PRIMARY KEY,
+    chain INTEGER NOT NULL,
+    idx INTEGER NOT NULL,
+    pubkey BLOB NOT NULL,
+    address TEXT NOT NULL,
+    used INTEGER NOT NULL DEFAULT 0,
+    label TEXT,
+    UNIQUE (chain, idx)
+);
+CREATE TABLE IF NOT EXISTS blocks (
+    height INTEGER PRIMARY KEY,
+    hash TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS txs (
+    txid TEXT PRIMARY KEY,
+    wtxid TEXT NOT NULL,
+    raw BLOB NOT NULL,
+    coinbase INTEGER NOT NULL,
+    height INTEGER,
+    block_hash TEXT,
+    block_index INTEGER,
+    block_time INTEGER,
+    time_received INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    state TEXT NOT NULL DEFAULT 'active'
+);
+CREATE INDEX IF NOT EXISTS txs_block ON txs (block_hash);
+CREATE TABLE IF NOT EXISTS coins (
+    txid TEXT NOT NULL,
+    vout INTEGER NOT NULL,
+    value INTEGER NOT NULL,
+    script BLOB NOT NULL,
+    spent_by TEXT,
+    PRIMARY KEY (txid, vout)
+);
+CREATE INDEX IF NOT EXISTS coins_spent_by ON coins (spent_by);
+"""
+
+ACTIVE = "active"
+CONFLICTED = "conflicted"
+
+
+@dataclass(frozen=True)
+class BlockPosition:
+    """Where a transaction was confirmed."""
+
+    height: int
+    hash: str
+    index: int
+    time: int
+
+
+@dataclass(frozen=True)
+class TxRow:
+    txid: str
+    wtxid: str
+    raw: bytes
+    coinbase: bool
+    height: int | None
+    block_hash: str | None
+    block_index: int | None
+    block_time: int | None
+    time_received: int
+    seq: int
+    state: str
+
+
+@dataclass(frozen=True)
+class CoinRow:
+    txid: str
+    vout: int
+    value: int
+    script: bytes
+    spent_by: str | None
+    coinbase: bool
+    height: int | None  # of the transaction that created it; None while unconfirmed
+
+
+@dataclass(frozen=True)
+class KeyRow:
+    script: bytes
+    chain: int
+    index: int
+    pubkey: bytes
+    address: str
+    used: bool
+    label: str | None
+
+    def derived(self) -> DerivedKey:
+        return DerivedKey(self.chain, self.index, self.pubkey, self.script, self.address)
+
+
+_TX_COLUMNS = (
+    "txid, wtxid, raw, coinbase, height, block_hash, block_index, block_time,"
+    " time_received, seq, state"
+)
+_COIN_QUERY = (
+    "SELECT c.txid, c.vout, c.value, c.script, c.spent_by, t.coinbase, t.height"
+    " FROM coins c JOIN txs t ON t.txid = c.txid"
+)
+
+
+def _tx_row(row: Sequence[object]) -> TxRow:
+    return TxRow(
+        str(row[0]),
+        str(row[1]),
+        bytes(row[2]),  # type: ignore[arg-type]
+        bool(row[3]),
+        row[4],  # type: ignore[arg-type]
+        row[5],  # type: ignore[arg-type]
+        row[6],  # type: ignore[arg-type]
+        row[7],  # type: ignore[arg-type]
+        int(row[8]),  # type: ignore[arg-type]
+        int(row[9]),  # type: ignore[arg-type]
+        str(row[10]),
+    )
+
+
+def _coin_row(row: Sequence[object]) -> CoinRow:
+    return CoinRow(
+        str(row[0]),
+        int(row[1]),  # type: ignore[arg-type]
+        int(row[2]),  # type: ignore[arg-type]
+        bytes(row[3]),  # type: ignore[arg-type]
+        row[4],  # type: ignore[arg-type]
+        bool(row[5]),
+        row[6],  # type: ignore[arg-type]
+    )
+
+
+class WalletDB:
+    """The wallet file; synchronous, so a change never interleaves with another coroutine."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+        self.connection = connection
+        self.path = path
+        self._scripts: dict[bytes, tuple[int, int]] = {}
+
+    @classmethod
+    def open(cls, path: Path, *, make_entropy: Callable[[], bytes] = new_entropy) -> WalletDB:
+        """Open (creating on first use) the wallet file at ``path``."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(path, isolation_level=None)
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=FULL")
+            db = cls(connection, path)
+            with db.transaction():
+                for statement in SCHEMA.split(";"):
+                    if statement.strip():
+                        connection.execute(statement)
+                version = db.meta("schema_version")
+                if version is None:
+                    db.set_meta("schema_version", SCHEMA_VERSION)
+                    db.set_meta("created", int(time.time()))
+                elif int(version) != SCHEMA_VERSION:  # type: ignore[call-overload]
+                    raise RuntimeError(f"wallet schema {version}, expected {SCHEMA_VERSION}")
+                if db.meta("entropy") is None:
+                    db.set_meta("entropy", make_entropy())
+            rows = connection.execute("SELECT script, chain, idx FROM keys")
+            db._scripts = {bytes(script): (chain, idx) for script, chain, idx in rows}
+        except BaseException:
+            connection.close()
+            raise
+        return db
+
+    def close(self) -> None:
+        self.connection.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One sqlite transaction: committed whole, or rolled back whole on any error."""
+        self.connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.connection.execute("ROLLBACK")
+            raise
+        self.connection.execute("COMMIT")
+
+    # -- meta -------------------------------------------------------------------------------
+
+    def meta(self, key: str) -> object | None:
+        row = self.connection.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else row[0]
+
+    def set_meta(self, key: str, value: object) -> None:
+        self.connection.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    def keychain(self, network: dict[str, object] | None = None) -> Keychain:
+        """The wallet's keys: the one place the secret is read from the file."""
+        entropy = self.meta("entropy")
+        assert isinstance(entropy, bytes)
+        return Keychain(entropy) if network is None else Keychain(entropy, network)
+
+    # -- keys -------------------------------------------------------------------------------
+
+    def is_mine(self, script: bytes) -> bool:
+        return script in self._scripts
+
+    def key_of(self, script: bytes) -> KeyRow | None:
+        row = self.connection.execute(
+            "SELECT script, chain, idx, pubkey, address, used, label FROM keys WHERE script = ?",
+            (script,),
+        ).fetchone()
+        if row is None:
+            return None
+        return KeyRow(bytes(row[0]), row[1], row[2], bytes(row[3]), row[4], bool(row[5]), row[6])
+
+    def top_up(self, keychain: Keychain, size: int) -> None:
+        """Derive keys until each chain has ``size`` keys not yet handed out."""
+        for chain in (RECEIVE, CHANGE):
+            unused, top = self.connection.execute(
+                "SELECT COUNT(*) FILTER (WHERE used = 0), MAX(idx) FROM keys WHERE chain = ?",
+                (chain,),
+            ).fetchone()
+            next_index = -1 if top is None else top
+            for _ in range(size - unused):
+                next_index += 1
+                key = keychain.derive(chain, next_index)
+                self.connection.execute(
+                    "INSERT INTO keys (script, chain, idx, pubkey, address) VALUES (?, ?, ?, ?, ?)",
+                    (key.script, chain, next_index, key.pubkey, key.address),
+                )
+                self._scripts[key.script] = (chain, next_index)
+
+    def hand_out(self, keychain: Keychain, chain: int, keypool: int, label: str | None) -> KeyRow:
+        """The lowest key of ``chain`` not handed out yet, now marked used (commit it!)."""
+        self.top_up(keychain, max(keypool, 1))
+        row = self.connection.execute(
+            "SELECT script FROM keys WHERE chain = ? AND used = 0 ORDER BY idx LIMIT 1", (chain,)
+        ).fetchone()
+        self.connection.execute(
+            "UPDATE keys SET used = 1, label = ? WHERE script = ?", (label, row[0])
+        )
+        self.top_up(keychain, keypool)
+        key = self.key_of(bytes(row[0]))
+        assert key is not None
+        return key
+
+    def next_unused(self, chain: int) -> KeyRow:
+        """The key ``hand_out`` would give next, not marked (the keypool is never empty)."""
+        row = self.connection.execute(
+            "SELECT script FROM keys WHERE chain = ? AND used = 0 ORDER BY idx LIMIT 1", (chain,)
+        ).fetchone()
+        key = None if row is None else self.key_of(bytes(row[0]))
+        if key is None:
+            raise RuntimeError("the keypool is empty")
+        return key
+
+    def mark_used(self, script: bytes, keychain: Keychain, keypool: int) -> None:
+        self.connection.execute("UPDATE keys SET used = 1 WHERE script = ?", (script,))
+        self.top_up(keychain, keypool)
+
+    def keys_handed_out(self) -> int:
+        row = self.connection.execute("SELECT COUNT(*) FROM keys WHERE used = 1").fetchone()
+        return int(row[0])
+
+    def keypool_size(self, chain: int) -> int:
+        return int(
+            self.connection.execute(
+                "SELECT COUNT(*) FROM keys WHERE chain = ? AND used = 0", (chain,)
+            ).fetchone()[0]
+        )
+
+    # -- processed blocks -------------------------------------------------------------------
+
+    def last_block(self) -> tuple[int, str] | None:
+        row = self.connection.execute(
+            "SELECT height, hash FROM blocks ORDER BY height DESC LIMIT 1"
+        ).fetchone()
+        return None if row is None else (int(row[0]), str(row[1]))
+
+    def block_hash_at(self, height: int) -> str | None:
+        row = self.connection.execute(
+            "SELECT hash FROM blocks WHERE height = ?", (height,)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def locator(self) -> list[str]:
+        """Core's CChain::GetLocator over our processed blocks: dense at the tip, then sparse."""
+        last = self.last_block()
+        if last is None:
+            return []
+        heights, height, step = [], last[0], 1
+        while height > 0:
+            heights.append(height)
+            if len(heights) >= 10:
+                step *= 2
+            height -= step
+        lowest = self.connection.execute("SELECT MIN(height) FROM blocks").fetchone()[0]
+        heights.append(max(0, int(lowest)))
+        found = dict(
+            self.connection.execute(
+                f"SELECT height, hash FROM blocks WHERE height IN ({','.join('?' * len(heights))})",
+                heights,
+            ).fetchall()
+        )
+        hashes = [found[h] for h in heights if h in found]
+        return list(dict.fromkeys(hashes))
+
+    def set_tip(self, height: int, hash: str) -> None:
+        """Make (height, hash) the last processed block, forgetting any above it."""
+        self.connection.execute("DELETE FROM blocks WHERE height >= ?", (height,))
+        self.connection.execute("INSERT INTO blocks (height, hash) VALUES (?, ?)", (height, hash))
+
+    # -- transactions and coins -------------------------------------------------------------
+
+    def tx(self, txid_hex: str) -> TxRow | None:
+        row = self.connection.execute(
+            f"SELECT {_TX_COLUMNS} FROM txs WHERE txid = ?", (txid_hex,)
+        ).fetchone()
+        return None if row is None else _tx_row(row)
+
+    def txs(self, state: str | None = ACTIVE) -> list[TxRow]:
+        """Transactions in the order the wallet learnt of them."""
+        if state is None:
+            rows = self.connection.execute(f"SELECT {_TX_COLUMNS} FROM txs ORDER BY seq")
+        else:
+            rows = self.connection.execute(
+                f"SELECT {_TX_COLUMNS} FROM txs WHERE state = ? ORDER BY seq", (state,)
+            )
+        return [_tx_row(row) for row in rows]
+
+    def tx_count(self) -> int:
+        return int(self.connection.execute("SELECT COUNT(*) FROM txs").fetchone()[0])
+
+    def coin(self, txid_hex: str, vout: int) -> CoinRow | None:
+        row = self.connection.execute(
+            f"{_COIN_QUERY} WHERE c.txid = ? AND c.vout = ?", (txid_hex, vout)
+        ).fetchone()
+        return None if row is None else _coin_row(row)
+
+    def coins(self, *, unspent_only: bool = True) -> list[CoinRow]:
+        """Coins of active transactions, oldest transaction first."""
+        where = " WHERE t.state = 'active'" + (" AND c.spent_by IS NULL" if unspent_only else "")
+        rows = self.connection.execute(f"{_COIN_QUERY}{where} ORDER BY t.seq, c.vout")
+        return [_coin_row(row) for row in rows]
+
+    def coins_of(self, txid_hex: str) -> list[CoinRow]:
+        query = f"{_COIN_QUERY} WHERE c.txid = ? ORDER BY c.vout"
+        rows = self.connection.execute(query, (txid_hex,))
+        return [_coin_row(row) for row in rows]
+
+    def apply_tx(
+        self,
+        tx: Transaction,
+        at: BlockPosition | None,
+        *,
+        now: int | None = None,
+        tx_hash: str | None = None,
+    ) -> str | None:
+        """Record ``tx`` if it concerns us, confirmed ``at`` or unconfirmed; its txid, or None.
+
+        Idempotent: applying a known transaction again only updates where it is
+        confirmed (an unconfirmed sighting never unconfirms it). A confirmed
+        transaction spending a coin some other transaction of ours spends marks that
+        other one conflicted and undoes it; an unconfirmed one loses against a
+        confirmed spender and wins against an unconfirmed one (the mempool took it).
+        """
+        coinbase = is_coinbase(tx)
+        spends = [] if coinbase else [(i.txid.hex(), i.vout) for i in tx.vin]
+        ours_spent = [op for op in spends if self._coin_exists(*op)]
+        ours_paid = [i for i, out in enumerate(tx.vout) if out.script_pubkey.data in self._scripts]
+        if not ours_spent and not ours_paid:
+            return None  # a transaction we know always pays one of our scripts or spends a coin
+        tx_hash = tx_hash or hash_to_hex(txid(tx))
+        existing = self.tx(tx_hash)
+        for prev_txid, vout in ours_spent:
+            spender = self._spender(prev_txid, vout)
+            if spender is None or spender == tx_hash:
+                continue
+            other = self.tx(spender)
+            if at is None and other is not None and other.height is not None:
+                return None  # a stale mempool sighting of a transaction a block conflicted
+            self.drop_tx(spender)
+        for prev_txid, vout in ours_spent:
+            self.connection.execute(
+                "UPDATE coins SET spent_by = ? WHERE txid = ? AND vout = ?",
+                (tx_hash, prev_txid, vout),
+            )
+        for vout in ours_paid:
+            out = tx.vout[vout]
+            self.connection.execute(
+                "INSERT OR IGNORE INTO coins (txid, vout, value, script) VALUES (?, ?, ?, ?)",
+                (tx_hash, vout, out.value, out.script_pubkey.data),
+            )
+        if existing is None:
+            seq = self.connection.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM txs").fetchone()
+            self.connection.execute(
+                f"INSERT INTO txs ({_TX_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    tx_hash,
+                    hash_to_hex(wtxid(tx)),
+                    serialize_transaction(tx),
+                    int(coinbase),
+                    at.height if at else None,
+                    at.hash if at else None,
+                    at.index if at else None,
+                    at.time if at else None,
+                    int(time.time()) if now is None else now,
+                    seq[0],
+                    ACTIVE,
+                ),
+            )
+        elif at is not None:
+            self.connection.execute(
+                "UPDATE txs SET height = ?, block_hash = ?, block_index = ?, block_time = ?,"
+                " state = ? WHERE txid = ?",
+                (at.height, at.hash, at.index, at.time, ACTIVE, tx_hash),
+            )
+        elif existing.state != ACTIVE:
+            self.connection.execute("UPDATE txs SET state = ? WHERE txid = ?", (ACTIVE, tx_hash))
+        return tx_hash
+
+    def drop_tx(self, txid_hex: str, *, delete: bool = False) -> None:
+        """Undo a transaction's effects (and its descendants'): conflicted, or deleted."""
+        children = self.connection.execute(
+            "SELECT DISTINCT spent_by FROM coins WHERE txid = ? AND spent_by IS NOT NULL",
+            (txid_hex,),
+        ).fetchall()
+        for (child,) in children:
+            if child != txid_hex:
+                self.drop_tx(child)  # a spend of what is gone can never confirm: conflicted
+        self.connection.execute("DELETE FROM coins WHERE txid = ?", (txid_hex,))
+        self.connection.execute("UPDATE coins SET spent_by = NULL WHERE spent_by = ?", (txid_hex,))
+        if delete:
+            self.connection.execute("DELETE FROM txs WHERE txid = ?", (txid_hex,))
+        else:
+            self.connection.execute(
+                "UPDATE txs SET state = ?, height = NULL, block_hash = NULL, block_index = NULL,"
+                " block_time = NULL WHERE txid = ?",
+                (CONFLICTED, txid_hex),
+            )
+
+    def connect_block(
+        self, height: int, hash: str, block_time: int, txs: Sequence[Transaction]
+    ) -> list[str]:
+        """Scan a block and make it the last processed one; the txids that concerned us.
+
+        The caller wraps this in ``transaction()``, so the coins and the block commit together.
+        """
+        found = []
+        for index, tx in enumerate(txs):
+            tx_hash = self.apply_tx(tx, BlockPosition(height, hash, index, block_time))
+            if tx_hash is not None:
+                found.append(tx_hash)
+        self.set_tip(height, hash)
+        return found
+
+    def undo_block(self, hash: str) -> None:
+        """Undo a block's transactions: its coinbase goes, the others unconfirm (as in Core)."""
+        rows = self.connection.execute(
+            "SELECT txid, coinbase FROM txs WHERE block_hash = ? ORDER BY block_index DESC",
+            (hash,),
+        ).fetchall()
+        for tx_hash, coinbase in rows:
+            if coinbase:
+                self.drop_tx(tx_hash, delete=True)
+            else:
+                self.connection.execute(
+                    "UPDATE txs SET height = NULL, block_hash = NULL, block_index = NULL,"
+                    " block_time = NULL WHERE txid = ?",
+                    (tx_hash,),
+                )
+
+    def disconnect_block(self, hash: str, parent: tuple[int, str]) -> None:
+        """Undo the block at our tip and make its parent the last processed block."""
+        self.undo_block(hash)
+        self.set_tip(*parent)
+
+    def _coin_exists(self, txid_hex: str, vout: int) -> bool:
+        return (
+            self.connection.execute(
+                "SELECT 1 FROM coins WHERE txid = ? AND vout = ?", (txid_hex, vout)
+            ).fetchone()
+            is not None
+        )
+
+    def _spender(self, txid_hex: str, vout: int) -> str | None:
+        row = self.connection.execute(
+            "SELECT spent_by FROM coins WHERE txid = ? AND vout = ?", (txid_hex, vout)
+        ).fetchone()
+        return None if row is None else row[0]
+
+    def debit(self, tx: Transaction) -> tuple[int, int]:
+        """(value of our coins ``tx`` spends, how many of its inputs those are)."""
+        if is_coinbase(tx):
+            return 0, 0
+        total = count = 0
+        for txin in tx.vin:
+            row = self.connection.execute(
+                "SELECT value FROM coins WHERE txid = ? AND vout = ?",
+                (txin.txid.hex(), txin.vout),
+            ).fetchone()
+            if row is not None:
+                total += int(row[0])
+                count += 1
+        return total, count

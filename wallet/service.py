@@ -1,0 +1,732 @@
+"""The wallet's two faces: ``Wallet`` (Core's RPCs) for users, ``ChainNotifications`` for the node.
+
+One ``WalletService`` owns one wallet file. ``attach(chain)`` binds it to a node's
+``Chain``: at start, and again with the new ``Chain`` after every node restart. It
+re-subscribes, then catches up from the last block it processed (a Core-style
+locator finds the fork, our blocks above it are undone from the database, the
+missing blocks are fetched and scanned), then checks which of its unconfirmed
+transactions the node's mempool holds and re-submits the others.
+
+Live notifications and catch-up share one ``asyncio.Lock``, so they never
+interleave; a block that is already processed is ignored and one that does not
+follow our last block makes us reconcile with the chain first, so duplicates and
+gaps after a re-subscription are harmless. Every database change is synchronous
+and one sqlite transaction, so no other coroutine sees half of it.
+
+The keys live in this process only: no method returns or logs the seed or a key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import structlog
+from embit.transaction import Transaction
+
+from bitcoin.primitives import (
+    COINBASE_MATURITY,
+    Block,
+    DeserializationError,
+    parse_transaction,
+    serialize_transaction,
+)
+from ipc.interfaces import (
+    BlockNotFound,
+    BlockRef,
+    Chain,
+    ChainNotifications,
+    ConnectedBlock,
+    Handler,
+    InsufficientFunds,
+    InternalError,
+    InvalidAddress,
+    InvalidParameter,
+    SplitdError,
+    UnknownMethod,
+    Wallet,
+    WorkerUnavailable,
+)
+from wallet import send
+from wallet.db import ACTIVE, WALLET_FILE, TxRow, WalletDB
+from wallet.keys import CHANGE, RECEIVE, REGTEST, AddressError, address_to_script, script_to_address
+from wallet.rpcjson import AmountError, btc, dumps, parse_amount
+
+log = structlog.get_logger()
+
+# Core's wallet counts a coinbase as spendable one block later than consensus allows
+# (CWallet::GetTxBlocksToMaturity: COINBASE_MATURITY + 1 - depth), which is why
+# `generatetoaddress 101` is what gives a regtest wallet its first 50 BTC.
+MATURE_CONFIRMATIONS = COINBASE_MATURITY + 1
+DEFAULT_KEYPOOL = 1000  # Core's -keypool
+WALLET_VERSION = 169900  # Core's FEATURE_LATEST
+MIN_FEERATE = 1000  # sat per kvB: never pay less, whatever the node's floor
+CATCH_UP_ATTEMPTS = 8
+MAX_CONFIRMATIONS = 9_999_999
+
+Method = Callable[..., Awaitable[Any]]
+
+
+def _int(text: str, name: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise InvalidParameter(f"{name}: not an integer (got {text!r})") from None
+
+
+def _bool(text: str, name: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("true", "1"):
+        return True
+    if lowered in ("false", "0", ""):
+        return False
+    raise InvalidParameter(f"{name}: not a boolean (got {text!r})")
+
+
+class WalletService(Wallet, ChainNotifications):
+    """A wallet over its sqlite file, bound to a node's ``Chain`` by ``attach``."""
+
+    def __init__(
+        self,
+        db: WalletDB,
+        name: str,
+        *,
+        keypool_size: int = DEFAULT_KEYPOOL,
+        network: dict[str, Any] = REGTEST,
+    ) -> None:
+        self.db = db
+        self.name = name
+        self.network = network
+        self._keychain = db.keychain(network)
+        self._keypool = max(1, keypool_size)
+        self._chain: Chain | None = None
+        self._handler: Handler | None = None
+        self._lock = asyncio.Lock()  # block processing: catch-up and live notifications
+        self._attach_lock = asyncio.Lock()
+        self._send_lock = asyncio.Lock()
+        self._mempool: set[str] = set()  # our unconfirmed txids the node's mempool holds
+        self._closed = False
+        with db.transaction():
+            db.top_up(self._keychain, self._keypool)
+        self._methods: dict[str, Method] = {
+            "getnewaddress": self.getnewaddress,
+            "getrawchangeaddress": self.getrawchangeaddress,
+            "getbalance": self.getbalance,
+            "getbalances": self.getbalances,
+            "listunspent": self.listunspent,
+            "listtransactions": self.listtransactions,
+            "gettransaction": self.gettransaction,
+            "getwalletinfo": self.getwalletinfo,
+            "sendtoaddress": self.sendtoaddress,
+        }
+
+    @classmethod
+    def open(cls, directory: Path, name: str = "default", **options: Any) -> WalletService:
+        """Open (creating on first use) ``directory/wallet.sqlite``.
+
+        ``directory`` is the wallet's own: ``<datadir>/wallets/<name>``. ``options``:
+        ``keypool_size``, ``network`` (embit's network dict; regtest by default).
+        """
+        path = directory / WALLET_FILE
+        created = not path.exists()
+        service = cls(WalletDB.open(path), name, **options)
+        last = service.db.last_block()
+        log.info(
+            "wallet_opened",
+            wallet=name,
+            path=str(path),
+            created=created,
+            height=None if last is None else last[0],
+        )
+        return service
+
+    async def close(self) -> None:
+        """Unsubscribe (a dead node's handler is ignored) and close the file."""
+        self._closed = True
+        handler, self._handler, self._chain = self._handler, None, None
+        if handler is not None:
+            with contextlib.suppress(SplitdError):
+                await handler.disconnect()
+        async with self._lock, self._send_lock:
+            self.db.close()
+        log.info("wallet_closed", wallet=self.name)
+
+    # -- attaching to a node ------------------------------------------------------------------
+
+    async def attach(self, chain: Chain) -> None:
+        """Bind to ``chain`` (at start, and with the new one after a node restart) and catch up.
+
+        ``WorkerUnavailable`` (or ``CallTimeout``) if the node goes away meanwhile:
+        the wallet keeps its state and catches up at the next ``attach``.
+        """
+        async with self._attach_lock:
+            old, self._handler = self._handler, None
+            if old is not None:
+                with contextlib.suppress(SplitdError):
+                    await old.disconnect()  # the old node is usually gone: that is fine
+            self._chain = chain
+            self._handler = await chain.handle_notifications(self)
+            async with self._lock:
+                before = self.db.last_block()
+                await self._catch_up(chain)
+                after = self.db.last_block()
+            await self._sync_mempool(chain)
+            log.info(
+                "wallet_attached",
+                wallet=self.name,
+                from_height=None if before is None else before[0],
+                height=None if after is None else after[0],
+                hash=None if after is None else after[1],
+            )
+
+    async def _catch_up(self, chain: Chain) -> None:
+        """Bring our last processed block to the chain's tip (lock held)."""
+        for _ in range(CATCH_UP_ATTEMPTS):
+            tip = await chain.tip()
+            last = self.db.last_block()
+            if last is None:
+                if self.db.keys_handed_out() == 0 and self.db.tx_count() == 0:
+                    # A new wallet: nothing before now can pay it (Core's birth time).
+                    with self.db.transaction():
+                        self.db.set_tip(tip.height, tip.hash)
+                    return
+                genesis = await chain.block_hash(0)
+                with self.db.transaction():
+                    self.db.set_tip(0, genesis)
+            fork = await chain.find_fork(self.db.locator())
+            self._rewind(fork)
+            if await self._roll_forward(chain, tip):
+                return
+        raise InternalError("the chain kept changing while the wallet caught up")
+
+    def _rewind(self, fork: BlockRef) -> None:
+        """Undo our blocks above ``fork`` in one transaction; ``fork`` becomes our tip."""
+        last = self.db.last_block()
+        assert last is not None
+        if last == (fork.height, fork.hash):
+            return
+        with self.db.transaction():
+            for height in range(last[0], fork.height, -1):
+                hash = self.db.block_hash_at(height)
+                if hash is not None:
+                    self.db.undo_block(hash)
+            self.db.set_tip(fork.height, fork.hash)
+        log.info("wallet_reorg", wallet=self.name, from_height=last[0], fork_height=fork.height)
+
+    async def _roll_forward(self, chain: Chain, tip: BlockRef) -> bool:
+        """Scan the chain's blocks above our tip up to ``tip``; False if the chain moved."""
+        last = self.db.last_block()
+        assert last is not None
+        for height in range(last[0] + 1, tip.height + 1):
+            try:
+                block = await chain.block(await chain.block_hash(height))
+            except BlockNotFound:
+                return False
+            last = self.db.last_block()
+            assert last is not None
+            if block.height != last[0] + 1 or block.prev_hash != last[1]:
+                return False
+            self._connect(block)
+        return True
+
+    async def _sync_mempool(self, chain: Chain) -> None:
+        """Learn which unconfirmed transactions the node holds; re-submit the rest (Core's
+        ResubmitWalletTransactions), so a restarted node's empty mempool gets ours back."""
+        for row in self.db.txs():
+            if row.height is not None or row.coinbase:
+                continue
+            if await chain.in_mempool(row.txid):
+                self._mempool.add(row.txid)
+                continue
+            self._mempool.discard(row.txid)
+            try:
+                await chain.broadcast_transaction(row.raw)
+            except (WorkerUnavailable, asyncio.CancelledError):
+                raise
+            except SplitdError as error:
+                log.info(
+                    "wallet_tx_not_resubmitted",
+                    txid=row.txid,
+                    code=error.code,
+                    reason=error.message,
+                )
+                continue
+            self._mempool.add(row.txid)
+            log.info("wallet_tx_resubmitted", txid=row.txid)
+
+    # -- ChainNotifications ------------------------------------------------------------------
+
+    async def block_connected(self, block: ConnectedBlock) -> None:
+        if self._closed:
+            return
+        async with self._lock:
+            if self._closed:
+                return
+            try:
+                await self._on_connected(block)
+            except SplitdError as error:  # the node went away mid catch-up: next attach fixes it
+                log.warning(
+                    "wallet_block_not_processed",
+                    height=block.height,
+                    hash=block.hash,
+                    code=error.code,
+                    reason=error.message,
+                )
+
+    async def _on_connected(self, block: ConnectedBlock) -> None:
+        if self._applies(block) is None:
+            return
+        if self._chain is None:
+            log.warning("wallet_block_skipped", height=block.height, reason="no chain attached")
+            return
+        await self._catch_up(self._chain)
+        if self._applies(block) is False:
+            log.debug("wallet_block_stale", height=block.height, hash=block.hash)
+
+    def _applies(self, block: ConnectedBlock) -> bool | None:
+        """Process ``block`` if it follows our tip: True; None if already ours; False if not."""
+        if self.db.block_hash_at(block.height) == block.hash:
+            return None  # a duplicate: catch-up and live delivery overlapped
+        last = self.db.last_block()
+        if last is not None and last == (block.height - 1, block.prev_hash):
+            self._connect(block)
+            return True
+        return False
+
+    async def block_disconnected(self, block: ConnectedBlock) -> None:
+        if self._closed:
+            return
+        async with self._lock:
+            if self._closed:
+                return
+            last = self.db.last_block()
+            if last == (block.height, block.hash):
+                with self.db.transaction():
+                    self.db.disconnect_block(block.hash, (block.height - 1, block.prev_hash))
+                log.debug("wallet_block_disconnected", height=block.height, hash=block.hash)
+                return
+            if self.db.block_hash_at(block.height) != block.hash or self._chain is None:
+                return  # not one of ours (already undone by a catch-up, or never seen)
+            try:
+                await self._catch_up(self._chain)  # a block below our tip went: reconcile
+            except SplitdError as error:
+                log.warning("wallet_block_not_processed", code=error.code, reason=error.message)
+
+    async def transaction_added_to_mempool(self, tx: bytes) -> None:
+        if self._closed:
+            return
+        try:
+            parsed = parse_transaction(tx)
+        except DeserializationError as error:
+            log.warning("wallet_mempool_tx_unreadable", reason=str(error))
+            return
+        with self.db.transaction():
+            found = self.db.apply_tx(parsed, None)
+        if found is not None:
+            row = self.db.tx(found)
+            if row is not None and row.height is None:
+                self._mempool.add(found)
+
+    async def transaction_removed_from_mempool(self, txid: str, reason: str) -> None:
+        self._mempool.discard(txid)
+
+    async def chain_state_flushed(self, tip: BlockRef) -> None:
+        return None  # every block is committed as it is processed
+
+    def _connect(self, block: ConnectedBlock) -> None:
+        try:
+            parsed = Block.parse(block.raw)
+        except DeserializationError as error:
+            raise InternalError(f"block {block.hash} does not parse: {error}") from None
+        with self.db.transaction():
+            found = self.db.connect_block(block.height, block.hash, block.time, parsed.txs)
+        self._mempool.difference_update(found)
+        log.debug("wallet_block_connected", height=block.height, hash=block.hash, txs=len(found))
+
+    # -- Wallet --------------------------------------------------------------------------------
+
+    async def execute_rpc(self, method: str, params: list[str]) -> str:
+        handler = self._methods.get(method)
+        if handler is None:
+            raise UnknownMethod(f"Method not found: {method}")
+        try:
+            inspect.signature(handler).bind(*params)
+        except TypeError:
+            raise InvalidParameter(f"{method}: wrong number of arguments") from None
+        if self._closed:
+            raise WorkerUnavailable("the wallet is closed")
+        return dumps(await handler(*params))
+
+    async def getnewaddress(self, label: str = "", address_type: str = "bech32") -> str:
+        return self._new_key(RECEIVE, label, address_type)
+
+    async def getrawchangeaddress(self, address_type: str = "bech32") -> str:
+        return self._new_key(CHANGE, None, address_type)
+
+    def _new_key(self, chain: int, label: str | None, address_type: str) -> str:
+        if address_type != "bech32":
+            raise InvalidParameter(f"Unknown address type '{address_type}'")
+        with self.db.transaction():
+            key = self.db.hand_out(self._keychain, chain, self._keypool, label)
+        return key.address
+
+    async def getbalance(
+        self,
+        dummy: str = "*",
+        minconf: str = "0",
+        include_watchonly: str = "true",
+        avoid_reuse: str = "true",
+    ) -> Any:
+        if dummy not in ("*", ""):
+            raise InvalidParameter('dummy first argument must be excluded or set to "*".')
+        trusted, _, _ = self._balances(_int(minconf, "minconf"))
+        return btc(trusted)
+
+    async def getbalances(self) -> Any:
+        trusted, pending, immature = self._balances(0)
+        return {
+            "mine": {
+                "trusted": btc(trusted),
+                "untrusted_pending": btc(pending),
+                "immature": btc(immature),
+            },
+            "lastprocessedblock": self._last_processed(),
+        }
+
+    async def listunspent(
+        self,
+        minconf: str = "1",
+        maxconf: str = str(MAX_CONFIRMATIONS),
+        addresses: str = "[]",
+        include_unsafe: str = "true",
+    ) -> Any:
+        low, high = _int(minconf, "minconf"), _int(maxconf, "maxconf")
+        wanted = self._address_filter(addresses)
+        unsafe_ok = _bool(include_unsafe, "include_unsafe")
+        view = _View(self)
+        result = []
+        for coin in self.db.coins():
+            confirmations = view.confirmations(coin.height)
+            if coin.coinbase and confirmations < MATURE_CONFIRMATIONS:
+                continue
+            if confirmations == 0 and coin.txid not in self._mempool:
+                continue
+            safe = confirmations > 0 or view.trusted(coin.txid)
+            if not (safe or unsafe_ok) or not low <= confirmations <= high:
+                continue
+            key = self.db.key_of(coin.script)
+            assert key is not None
+            if wanted is not None and key.address not in wanted:
+                continue
+            entry: dict[str, Any] = {"txid": coin.txid, "vout": coin.vout, "address": key.address}
+            if key.chain == RECEIVE:
+                entry["label"] = key.label or ""
+            entry |= {
+                "scriptPubKey": coin.script.hex(),
+                "amount": btc(coin.value),
+                "confirmations": confirmations,
+                "spendable": True,
+                "solvable": True,
+                "desc": self._keychain.descriptor(key.derived()),
+                "safe": safe,
+            }
+            result.append(entry)
+        return result
+
+    def _address_filter(self, addresses: str) -> set[str] | None:
+        try:
+            parsed = json.loads(addresses) if addresses.strip() else []
+        except ValueError:
+            raise InvalidParameter("addresses: expected a JSON array of addresses") from None
+        if not isinstance(parsed, list) or not all(isinstance(a, str) for a in parsed):
+            raise InvalidParameter("addresses: expected a JSON array of addresses")
+        for address in parsed:
+            try:
+                address_to_script(address, self.network)
+            except AddressError:
+                raise InvalidAddress(f"Invalid Bitcoin address: {address}") from None
+        return set(parsed) if parsed else None
+
+    async def listtransactions(
+        self,
+        label: str = "*",
+        count: str = "10",
+        skip: str = "0",
+        include_watchonly: str = "true",
+    ) -> Any:
+        n, offset = _int(count, "count"), _int(skip, "skip")
+        if n < 0:
+            raise InvalidParameter("Negative count")
+        if offset < 0:
+            raise InvalidParameter("Negative from")
+        view = _View(self)
+        entries: list[dict[str, Any]] = []
+        for row in self.db.txs(state=None):
+            common = view.tx_fields(row)
+            for entry in view.entries(row):
+                if label in ("*", entry.get("label")):
+                    entries.append(entry | common)
+        end = len(entries) - offset
+        return entries[max(0, end - n) : max(0, end)]
+
+    async def gettransaction(
+        self, txid: str, include_watchonly: str = "true", verbose: str = "false"
+    ) -> Any:
+        row = self.db.tx(txid.lower()) if len(txid) == 64 else None
+        if row is None:
+            raise InvalidParameter("Invalid or non-wallet transaction id")
+        view = _View(self)
+        tx = parse_transaction(row.raw)
+        debit, _ = self.db.debit(tx)
+        credit = sum(out.value for out in tx.vout if self.db.is_mine(out.script_pubkey.data))
+        if row.coinbase and view.confirmations(row.height) < MATURE_CONFIRMATIONS:
+            credit = 0  # Core values an immature coinbase at nothing
+        result: dict[str, Any] = {}
+        fee = sum(out.value for out in tx.vout) - debit if debit else 0
+        result["amount"] = btc(credit - debit - fee)
+        if debit:
+            result["fee"] = btc(fee)
+        result |= view.tx_fields(row)
+        result["details"] = view.entries(row)
+        result["hex"] = row.raw.hex()
+        if _bool(verbose, "verbose"):
+            result["decoded"] = {"txid": row.txid, "hash": row.wtxid, "size": len(row.raw)}
+        return result
+
+    async def getwalletinfo(self) -> Any:
+        trusted, pending, immature = self._balances(0)
+        created = self.db.meta("created")
+        return {
+            "walletname": self.name,
+            "walletversion": WALLET_VERSION,
+            "format": "sqlite",
+            "balance": btc(trusted),
+            "unconfirmed_balance": btc(pending),
+            "immature_balance": btc(immature),
+            "txcount": self.db.tx_count(),
+            "keypoolsize": self.db.keypool_size(RECEIVE),
+            "keypoolsize_hd_internal": self.db.keypool_size(CHANGE),
+            "paytxfee": btc(0),
+            "private_keys_enabled": True,
+            "avoid_reuse": False,
+            "scanning": False,
+            "descriptors": True,
+            "external_signer": False,
+            "blank": False,
+            "birthtime": created,
+            "lastprocessedblock": self._last_processed(),
+        }
+
+    async def sendtoaddress(
+        self,
+        address: str,
+        amount: str,
+        comment: str = "",
+        comment_to: str = "",
+        subtractfeefromamount: str = "false",
+    ) -> str:
+        try:
+            destination = address_to_script(address, self.network)
+        except AddressError:
+            raise InvalidAddress("Invalid address") from None
+        try:
+            value = parse_amount(amount)
+        except AmountError as error:
+            raise InvalidParameter(str(error)) from None
+        if value <= 0:
+            raise InvalidParameter("Invalid amount for send")
+        subtract = _bool(subtractfeefromamount, "subtractfeefromamount")
+        chain = self._chain
+        if chain is None:
+            raise WorkerUnavailable("the wallet is not attached to a node")
+        async with self._send_lock:
+            feerate = max(await chain.relay_min_fee(), MIN_FEERATE)
+            change = self.db.next_unused(CHANGE)
+            payment = self._plan(destination, value, change.script, feerate, subtract)
+            signed = send.sign(payment, self._keychain)
+            txid = await chain.broadcast_transaction(serialize_transaction(signed))
+            self._record_sent(signed, txid, payment, change.script)
+        log.info(
+            "wallet_sent",
+            wallet=self.name,
+            txid=txid,
+            amount=str(btc(value)),
+            fee=str(btc(payment.fee)),
+            inputs=len(payment.inputs),
+        )
+        return txid
+
+    def _plan(
+        self, destination: bytes, value: int, change: bytes, feerate: int, subtract: bool
+    ) -> send.Payment:
+        """Confirmed coins first; then also our own trusted unconfirmed change (as Core)."""
+        view = _View(self)
+        confirmed, unconfirmed = [], []
+        for coin in self.db.coins():
+            confirmations = view.confirmations(coin.height)
+            if coin.coinbase and confirmations < MATURE_CONFIRMATIONS:
+                continue
+            if confirmations == 0 and not view.trusted(coin.txid):
+                continue
+            key = self.db.key_of(coin.script)
+            assert key is not None
+            spendable = send.Spendable(
+                coin.txid, coin.vout, coin.value, coin.script, key.chain, key.index
+            )
+            (confirmed if confirmations > 0 else unconfirmed).append(spendable)
+        for pool in (confirmed, confirmed + unconfirmed):
+            try:
+                return send.plan(pool, destination, value, change, feerate, subtract_fee=subtract)
+            except send.NotEnoughFunds:
+                continue
+            except send.AmountTooSmall as error:
+                raise InvalidParameter(str(error)) from None
+        raise InsufficientFunds("Insufficient funds")
+
+    def _record_sent(
+        self, tx: Transaction, txid: str, payment: send.Payment, change: bytes
+    ) -> None:
+        with self.db.transaction():
+            if payment.change_vout is not None:
+                self.db.mark_used(change, self._keychain, self._keypool)
+            self.db.apply_tx(tx, None, tx_hash=txid)
+        row = self.db.tx(txid)
+        if row is not None and row.height is None:
+            self._mempool.add(txid)
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _last_processed(self) -> dict[str, Any] | None:
+        last = self.db.last_block()
+        return None if last is None else {"hash": last[1], "height": last[0]}
+
+    def _balances(self, min_conf: int) -> tuple[int, int, int]:
+        """Core's GetBalance: (trusted, untrusted_pending, immature) in satoshis."""
+        view = _View(self)
+        trusted = pending = immature = 0
+        for coin in self.db.coins():
+            confirmations = view.confirmations(coin.height)
+            if coin.coinbase:
+                if confirmations >= MATURE_CONFIRMATIONS:
+                    trusted += coin.value if confirmations >= min_conf else 0
+                elif confirmations > 0:
+                    immature += coin.value
+                continue
+            if view.trusted(coin.txid):
+                trusted += coin.value if confirmations >= min_conf else 0
+            elif confirmations == 0 and coin.txid in self._mempool:
+                pending += coin.value
+        return trusted, pending, immature
+
+
+class _View:
+    """One consistent look at the wallet for one RPC: tip height, trust, entries."""
+
+    def __init__(self, service: WalletService) -> None:
+        self.service = service
+        self.db = service.db
+        last = self.db.last_block()
+        self.tip = -1 if last is None else last[0]
+        self._trusted: dict[str, bool] = {}
+
+    def confirmations(self, height: int | None) -> int:
+        return 0 if height is None else self.tip - height + 1
+
+    def trusted(self, txid: str) -> bool:
+        """Core's CachedTxIsTrusted: confirmed, or in the mempool and spending only our
+        own trusted coins."""
+        if txid not in self._trusted:
+            self._trusted[txid] = False  # a cycle cannot be trusted
+            self._trusted[txid] = self._compute_trusted(txid)
+        return self._trusted[txid]
+
+    def _compute_trusted(self, txid: str) -> bool:
+        row = self.db.tx(txid)
+        if row is None or row.state != ACTIVE:
+            return False
+        if row.height is not None:
+            return True
+        if txid not in self.service._mempool:
+            return False
+        for txin in parse_transaction(row.raw).vin:
+            parent = txin.txid.hex()
+            if self.db.coin(parent, txin.vout) is None or not self.trusted(parent):
+                return False
+        return True
+
+    def tx_fields(self, row: TxRow) -> dict[str, Any]:
+        """Core's WalletTxToJSON: what every entry of one transaction shares."""
+        fields: dict[str, Any] = {
+            "confirmations": -1 if row.state != ACTIVE else self.confirmations(row.height)
+        }
+        if row.coinbase:
+            fields["generated"] = True
+        if row.height is not None:
+            fields |= {
+                "blockhash": row.block_hash,
+                "blockheight": row.height,
+                "blockindex": row.block_index,
+                "blocktime": row.block_time,
+            }
+        else:
+            fields["trusted"] = self.trusted(row.txid)
+        tx = parse_transaction(row.raw)
+        signals = any(txin.sequence < 0xFFFFFFFE for txin in tx.vin)
+        received = row.time_received
+        fields |= {
+            "txid": row.txid,
+            "wtxid": row.wtxid,
+            "walletconflicts": [],
+            "time": min(received, row.block_time) if row.block_time else received,
+            "timereceived": received,
+            "bip125-replaceable": "yes" if signals and row.height is None else "no",
+        }
+        return fields
+
+    def entries(self, row: TxRow) -> list[dict[str, Any]]:
+        """Core's ListTransactions entries of one transaction: sends, then receives."""
+        tx = parse_transaction(row.raw)
+        debit, _ = self.db.debit(tx)
+        entries: list[dict[str, Any]] = []
+        if debit:
+            fee = debit - sum(out.value for out in tx.vout)
+            for vout, out in enumerate(tx.vout):
+                key = self.db.key_of(out.script_pubkey.data)
+                if key is not None and key.chain == CHANGE:
+                    continue
+                entry: dict[str, Any] = {}
+                address = script_to_address(out.script_pubkey.data, self.service.network)
+                if address is not None:
+                    entry["address"] = address
+                entry |= {"category": "send", "amount": btc(-out.value)}
+                if key is not None:
+                    entry["label"] = key.label or ""
+                entry |= {"vout": vout, "fee": btc(-fee), "abandoned": False}
+                entries.append(entry)
+        for vout, out in enumerate(tx.vout):
+            key = self.db.key_of(out.script_pubkey.data)
+            if key is None or (debit and key.chain == CHANGE):
+                continue
+            entry = {
+                "address": key.address,
+                "category": self._category(row),
+                "amount": btc(out.value),
+            }
+            if key.chain == RECEIVE:
+                entry["label"] = key.label or ""
+            entry["vout"] = vout
+            entries.append(entry)
+        return entries
+
+    def _category(self, row: TxRow) -> str:
+        if not row.coinbase:
+            return "receive"
+        confirmations = self.confirmations(row.height)
+        if row.state != ACTIVE or confirmations < 1:
+            return "orphan"
+        return "immature" if confirmations < MATURE_CONFIRMATIONS else "generate"
