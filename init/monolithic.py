@@ -7,11 +7,10 @@ and same errors as when they are split.
 
 from __future__ import annotations
 
-from wallet.service import WalletService
-
 from ipc.interfaces import Chain, Init, Wallet
 from ipc.process import WorkerContext
 from node.worker import NodeInit, open_node
+from wallet.service import WalletService
 from wallet.worker import open_wallet
 
 

@@ -221,7 +221,7 @@ def indented(value: Any, depth: int = 0) -> str:
     if isinstance(value, list) and value:
         return "[\n" + ",\n".join(inner + indented(v, depth + 1) for v in value) + f"\n{pad}]"
     if isinstance(value, Decimal):
-        return str(value)
+        return format(value, "f")  # str() would print 0E-8 for 0.00000000
     return json.dumps(value)
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from supervisor.cli import print_result
 from tests.conftest import splitd_cli
 
 
@@ -97,3 +98,14 @@ def test_datadir_from_the_environment(datadir: Path):
     result = splitd_cli("check-config", env={"SPLITD_DATADIR": str(datadir)})
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["log"]["level"] == "debug"
+
+
+def test_rpc_results_print_as_bitcoin_cli_prints_them(capsys):
+    print_result('{"trusted": 0.00000000, "txs": [50.00000000], "none": null}')
+    print_result('"bcrt1qxyz"')
+    print_result("null")
+    print_result("7")
+    assert capsys.readouterr().out == (
+        '{\n  "trusted": 0.00000000,\n  "txs": [\n    50.00000000\n  ],\n  "none": null\n}\n'
+        "bcrt1qxyz\n7\n"
+    )

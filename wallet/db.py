@@ -23,6 +23,7 @@ Model (Bitcoin Core's wallet, simplified):
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -192,6 +193,8 @@ class WalletDB:
     def open(cls, path: Path, *, make_entropy: Callable[[], bytes] = new_entropy) -> WalletDB:
         """Open (creating on first use) the wallet file at ``path``."""
         path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():  # the seed's only copy: readable by its owner alone
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
         connection = sqlite3.connect(path, isolation_level=None)
         try:
             connection.execute("PRAGMA journal_mode=WAL")
@@ -391,11 +394,6 @@ class WalletDB:
         """Coins of active transactions, oldest transaction first."""
         where = " WHERE t.state = 'active'" + (" AND c.spent_by IS NULL" if unspent_only else "")
         rows = self.connection.execute(f"{_COIN_QUERY}{where} ORDER BY t.seq, c.vout")
-        return [_coin_row(row) for row in rows]
-
-    def coins_of(self, txid_hex: str) -> list[CoinRow]:
-        query = f"{_COIN_QUERY} WHERE c.txid = ? ORDER BY c.vout"
-        rows = self.connection.execute(query, (txid_hex,))
         return [_coin_row(row) for row in rows]
 
     def apply_tx(

@@ -477,6 +477,8 @@ class WalletService(Wallet, ChainNotifications):
     async def gettransaction(
         self, txid: str, include_watchonly: str = "true", verbose: str = "false"
     ) -> Any:
+        if _bool(verbose, "verbose"):
+            raise InvalidParameter("verbose=true (a decoded transaction) is not supported")
         row = self.db.tx(txid.lower()) if len(txid) == 64 else None
         if row is None:
             raise InvalidParameter("Invalid or non-wallet transaction id")
@@ -494,8 +496,6 @@ class WalletService(Wallet, ChainNotifications):
         result |= view.tx_fields(row)
         result["details"] = view.entries(row)
         result["hex"] = row.raw.hex()
-        if _bool(verbose, "verbose"):
-            result["decoded"] = {"txid": row.txid, "hash": row.wtxid, "size": len(row.raw)}
         return result
 
     async def getwalletinfo(self) -> Any:

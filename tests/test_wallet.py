@@ -1,0 +1,1041 @@
+"""The wallet in-process against a test ``Chain`` of real regtest blocks, on a real sqlite file.
+
+``BlockChain`` builds blocks with ``bitcoin.primitives`` only (no node code), keeps
+the active chain and every stale block, a toy mempool, and delivers notifications
+the way the node does: one queue and task per subscriber, in order. Signatures
+made by the wallet are checked with an independent BIP143 sighash written here
+and coincurve, not with the code that made them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import multiprocessing
+import os
+import random
+import signal
+import socket
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import coincurve
+import pytest
+import structlog
+from embit import bip39
+from embit.networks import NETWORKS
+from embit.script import Script, Witness
+from embit.transaction import Transaction, TransactionInput, TransactionOutput
+from structlog.testing import capture_logs
+
+from bitcoin.primitives import (
+    COINBASE_PREVOUT_INDEX,
+    GENESIS_HASH,
+    NULL_HASH,
+    REGTEST_BITS,
+    Block,
+    BlockHeader,
+    bip34_height_script,
+    genesis_block,
+    has_witness,
+    hash160,
+    hash_to_hex,
+    hex_to_hash,
+    merkle_root,
+    parse_transaction,
+    serialize_output,
+    serialize_transaction,
+    sha256d,
+    subsidy,
+    tx_vsize,
+    txid,
+    witness_commitment_script,
+    witness_merkle_root,
+)
+from ipc.capnp import protocol
+from ipc.interfaces import (
+    BlockNotFound,
+    BlockRef,
+    Chain,
+    ChainNotifications,
+    ConnectedBlock,
+    Handler,
+    InsufficientFunds,
+    InvalidAddress,
+    InvalidParameter,
+    TxRejected,
+    UnknownMethod,
+    Wallet,
+    WorkerUnavailable,
+)
+from wallet.db import WalletDB
+from wallet.keys import CHANGE, RECEIVE, AddressError, Keychain, address_to_script
+from wallet.rpcjson import btc, dumps, parse_amount
+from wallet.service import MATURE_CONFIRMATIONS, WalletService
+
+ABANDON = "abandon " * 11 + "about"
+OTHER = bytes.fromhex("0014") + bytes(range(20))  # a P2WPKH script that is not ours
+OTHER_ADDRESS = "bcrt1qqqqsyqcyq5rqwzqfpg9scrgwpugpzysnard0ew"  # OTHER as an address
+COIN = 100_000_000
+
+
+# --- a chain of real blocks --------------------------------------------------------------
+
+
+def make_block(
+    prev_hash: str, height: int, when: int, payout: bytes, txs: Iterable[Transaction] = ()
+) -> Block:
+    """A valid-looking regtest block: BIP34 coinbase, witness commitment, merkle root, PoW."""
+    script_sig = bip34_height_script(height) + b"\x00"
+    coinbase = Transaction(
+        version=2,
+        vin=[TransactionInput(NULL_HASH, COINBASE_PREVOUT_INDEX, Script(script_sig))],
+        vout=[TransactionOutput(subsidy(height), Script(payout))],
+    )
+    every = [coinbase, *txs]
+    if any(has_witness(tx) for tx in every[1:]):
+        root, _ = witness_merkle_root(every)
+        coinbase.vin[0].witness = Witness([bytes(32)])
+        coinbase.vout.append(TransactionOutput(0, Script(witness_commitment_script(root))))
+    root, _ = merkle_root([txid(tx) for tx in every])
+    nonce = 0
+    while True:
+        header = BlockHeader(0x20000000, hex_to_hash(prev_hash), root, when, REGTEST_BITS, nonce)
+        if header.check_pow():
+            return Block(header, every)
+        nonce += 1
+
+
+def connected(block: Block, height: int) -> ConnectedBlock:
+    return ConnectedBlock(
+        height, block.hash, block.header.prev_hash_hex, block.header.time, block.serialize()
+    )
+
+
+class _Subscription(Handler):
+    def __init__(self, chain: BlockChain, notifications: ChainNotifications) -> None:
+        self.chain = chain
+        self.notifications = notifications
+        self.queue: asyncio.Queue[Callable[[ChainNotifications], Awaitable[None]]] = asyncio.Queue()
+        self.task = asyncio.get_running_loop().create_task(self._deliver())
+
+    async def disconnect(self) -> None:
+        self.chain.subscriptions.discard(self)
+        self.task.cancel()
+
+    async def _deliver(self) -> None:
+        while True:
+            event = await self.queue.get()
+            try:
+                await event(self.notifications)
+            except Exception as error:  # the node logs and goes on; the test must fail
+                self.chain.errors.append(error)
+            self.queue.task_done()
+
+
+class BlockChain(Chain):
+    """Blocks made here; ``replay`` re-sends the last N blocks to each new subscriber, so
+    catch-up and live delivery overlap as they may after a real re-subscription."""
+
+    def __init__(self, replay: int = 0) -> None:
+        genesis = genesis_block()
+        self.active: list[ConnectedBlock] = [connected(genesis, 0)]
+        self.known: dict[str, ConnectedBlock] = {self.active[0].hash: self.active[0]}
+        self.mempool: dict[str, bytes] = {}
+        self.subscriptions: set[_Subscription] = set()
+        self.replay = replay
+        self.calls: list[str] = []
+        self.errors: list[Exception] = []
+
+    @property
+    def height(self) -> int:
+        return len(self.active) - 1
+
+    @property
+    def tip_block(self) -> ConnectedBlock:
+        return self.active[-1]
+
+    def copy(self, replay: int = 0) -> BlockChain:
+        """Another node's view of the same blocks (what a restarted node serves)."""
+        other = BlockChain(replay)
+        other.active = list(self.active)
+        other.known = dict(self.known)
+        return other
+
+    def publish(self, event: Callable[[ChainNotifications], Awaitable[None]]) -> None:
+        for subscription in self.subscriptions:
+            subscription.queue.put_nowait(event)
+
+    def mine(
+        self, payout: bytes = OTHER, count: int = 1, txs: Iterable[Transaction] = ()
+    ) -> list[ConnectedBlock]:
+        made = []
+        txs = list(txs)
+        for _ in range(count):
+            parent = self.tip_block
+            block = make_block(parent.hash, parent.height + 1, parent.time + 1, payout, txs)
+            for tx in txs:
+                self.mempool.pop(hash_to_hex(txid(tx)), None)
+            txs = []
+            made.append(self._connect(connected(block, parent.height + 1)))
+        return made
+
+    def mine_mempool(self, payout: bytes = OTHER) -> ConnectedBlock:
+        txs = [parse_transaction(raw) for raw in self.mempool.values()]
+        return self.mine(payout, txs=txs)[0]
+
+    def _connect(self, block: ConnectedBlock) -> ConnectedBlock:
+        self.active.append(block)
+        self.known[block.hash] = block
+        self.publish(lambda n, b=block: n.block_connected(b))
+        return block
+
+    def reorg(self, fork_height: int, count: int, payout: bytes = OTHER) -> list[ConnectedBlock]:
+        """Disconnect down to ``fork_height`` (telling subscribers), then mine ``count``."""
+        while self.height > fork_height:
+            gone = self.active.pop()
+            self.publish(lambda n, b=gone: n.block_disconnected(b))
+        parent = self.tip_block
+        made = []
+        for i in range(count):  # a different time than the old branch: different hashes
+            block = make_block(parent.hash, parent.height + 1, parent.time + 1000 + i, payout)
+            parent = self._connect(connected(block, parent.height + 1))
+            made.append(parent)
+        return made
+
+    async def settled(self) -> None:
+        """Wait until every subscriber has handled everything published so far."""
+        async with asyncio.timeout(10):
+            for subscription in list(self.subscriptions):
+                await subscription.queue.join()
+        assert not self.errors, self.errors
+
+    # -- Chain --
+
+    async def tip(self) -> BlockRef:
+        self.calls.append("tip")
+        return BlockRef(self.height, self.tip_block.hash)
+
+    async def block_hash(self, height: int) -> str:
+        self.calls.append("block_hash")
+        if not 0 <= height <= self.height:
+            raise BlockNotFound(f"no block at height {height}")
+        return self.active[height].hash
+
+    async def block(self, hash: str) -> ConnectedBlock:
+        self.calls.append(f"block {hash}")
+        await asyncio.sleep(0)  # let live delivery run meanwhile, as a remote node would
+        if hash not in self.known:
+            raise BlockNotFound(f"no block {hash}")
+        return self.known[hash]
+
+    async def find_fork(self, locator: list[str]) -> BlockRef:
+        self.calls.append("find_fork")
+        on_chain = {block.hash: block.height for block in self.active}
+        for hash in locator:
+            if hash in on_chain:
+                return BlockRef(on_chain[hash], hash)
+        return BlockRef(0, self.active[0].hash)
+
+    async def in_mempool(self, txid: str) -> bool:
+        return txid in self.mempool
+
+    async def broadcast_transaction(self, tx: bytes) -> str:
+        parsed = parse_transaction(tx)
+        tx_hash = hash_to_hex(txid(parsed))
+        if tx_hash in self.mempool:
+            raise TxRejected("txn-already-in-mempool")
+        self.mempool[tx_hash] = tx
+        self.publish(lambda n: n.transaction_added_to_mempool(tx))
+        return tx_hash
+
+    async def relay_min_fee(self) -> int:
+        return 1000
+
+    async def handle_notifications(self, notifications: ChainNotifications) -> Handler:
+        subscription = _Subscription(self, notifications)
+        self.subscriptions.add(subscription)
+        for block in self.active[-self.replay :] if self.replay else []:
+            subscription.queue.put_nowait(lambda n, b=block: n.block_connected(b))
+        return subscription
+
+    def close(self) -> None:
+        for subscription in list(self.subscriptions):
+            subscription.task.cancel()
+        self.subscriptions.clear()
+
+
+class DeadChain(Chain):
+    """A node that is down: every call fails at once, as a dead connection does."""
+
+    def _down(self) -> Any:
+        raise WorkerUnavailable("node is down")
+
+    async def tip(self) -> BlockRef:
+        return self._down()
+
+    async def block_hash(self, height: int) -> str:
+        return self._down()
+
+    async def block(self, hash: str) -> ConnectedBlock:
+        return self._down()
+
+    async def find_fork(self, locator: list[str]) -> BlockRef:
+        return self._down()
+
+    async def in_mempool(self, txid: str) -> bool:
+        return self._down()
+
+    async def broadcast_transaction(self, tx: bytes) -> str:
+        return self._down()
+
+    async def relay_min_fee(self) -> int:
+        return self._down()
+
+    async def handle_notifications(self, notifications: ChainNotifications) -> Handler:
+        return self._down()
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def opened(directory: Path, keypool: int = 20) -> AsyncIterator[WalletService]:
+    service = WalletService.open(directory, "test", keypool_size=keypool)
+    try:
+        yield service
+    finally:
+        await service.close()
+
+
+async def rpc(wallet: Wallet, method: str, *params: str) -> Any:
+    return json.loads(await wallet.execute_rpc(method, list(params)), parse_float=Decimal)
+
+
+async def new_script(wallet: Wallet) -> bytes:
+    return address_to_script(await rpc(wallet, "getnewaddress"))
+
+
+@contextlib.asynccontextmanager
+async def funded(
+    directory: Path, chain: BlockChain, blocks: int = 1, keypool: int = 20
+) -> AsyncIterator[WalletService]:
+    """A wallet attached to ``chain`` with ``blocks`` mature coinbases of its own."""
+    async with opened(directory, keypool) as service:
+        await service.attach(chain)
+        for _ in range(blocks):
+            chain.mine(await new_script(service))
+        chain.mine(OTHER, MATURE_CONFIRMATIONS - 1)
+        await chain.settled()
+        yield service
+
+
+def bip143_sighash(tx: Transaction, index: int, pubkey_hash: bytes, value: int) -> bytes:
+    """BIP143's digest for a P2WPKH input with SIGHASH_ALL, from the BIP's text."""
+    prevouts = b"".join(i.txid[::-1] + i.vout.to_bytes(4, "little") for i in tx.vin)
+    sequences = b"".join(i.sequence.to_bytes(4, "little") for i in tx.vin)
+    outputs = b"".join(serialize_output(out) for out in tx.vout)
+    txin = tx.vin[index]
+    preimage = b"".join(
+        (
+            tx.version.to_bytes(4, "little"),
+            sha256d(prevouts),
+            sha256d(sequences),
+            txin.txid[::-1] + txin.vout.to_bytes(4, "little"),
+            b"\x19\x76\xa9\x14" + pubkey_hash + b"\x88\xac",
+            value.to_bytes(8, "little"),
+            txin.sequence.to_bytes(4, "little"),
+            sha256d(outputs),
+            tx.locktime.to_bytes(4, "little"),
+            (1).to_bytes(4, "little"),
+        )
+    )
+    return sha256d(preimage)
+
+
+def assert_signed(tx: Transaction, index: int, script: bytes, value: int) -> None:
+    """Input ``index`` spends the P2WPKH ``script`` holding ``value`` with a valid signature,
+    checked with BIP143 written from the BIP and libsecp256k1 (coincurve)."""
+    signature, pubkey = tx.vin[index].witness.items
+    assert hash160(pubkey) == script[2:]
+    assert signature[-1] == 1  # SIGHASH_ALL
+    digest = bip143_sighash(tx, index, hash160(pubkey), value)
+    assert coincurve.PublicKey(pubkey).verify(signature[:-1], digest, hasher=None)
+    wrong = bip143_sighash(tx, index, hash160(pubkey), value - 1)
+    assert not coincurve.PublicKey(pubkey).verify(signature[:-1], wrong, hasher=None)
+
+
+# --- keys and amounts --------------------------------------------------------------------
+
+
+def test_bip84_test_vector():
+    """BIP84's vector (mainnet, coin type 0), through the code the regtest wallet runs."""
+    keys = Keychain.from_mnemonic(ABANDON, NETWORKS["main"])
+    assert keys.derive(RECEIVE, 0).address == "bc1qcr8te4kr609gcawutmrza0j4xv80jy8z306fyu"
+    assert keys.derive(RECEIVE, 1).address == "bc1qnjg0jd8228aq7egyzacy8cys3knf9xvrerkf9g"
+    assert keys.derive(CHANGE, 0).address == "bc1q8c6fshw2dlwun7ekn9qwf37cu2rn755upcp6el"
+    assert keys.derive(RECEIVE, 0).pubkey.hex() == (
+        "0330d54fd0dd420a6e5f8d3624f5f3482cae350f79d5f0753bf5beef9c2d91af3c"
+    )
+    wif = keys.private_key(RECEIVE, 0).wif(NETWORKS["main"])
+    assert wif == "KyZpNDKnfs94vbrwhJneDi77V6jF64PWPF8x5cdJb8ifgg2DUc9d"
+    assert keys.path(RECEIVE, 0) == "m/84'/0'/0'/0/0"
+    regtest = Keychain.from_mnemonic(ABANDON)
+    assert regtest.path(RECEIVE, 0) == "m/84'/1'/0'/0/0"
+    assert regtest.derive(RECEIVE, 0).address == "bcrt1q6rz28mcfaxtmd6v789l9rrlrusdprr9pz3cppk"
+    assert "abandon" not in repr(regtest)
+
+
+def test_regtest_addresses_and_only_those():
+    p2pkh = "mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfn"
+    p2sh = "2MzQwSSnBHWHqSAqtTVQ6v47XtaisrJa1Vc"
+    assert address_to_script(p2pkh).hex() == "76a914243f1394f44554f4ce3fd68649c19adc483ce92488ac"
+    assert address_to_script(p2sh).hex() == "a9144e9f39ca4688ff102128ea4ccda34105324305b087"
+    assert address_to_script(OTHER_ADDRESS) == OTHER
+    assert address_to_script(OTHER_ADDRESS.upper()) == OTHER
+    for bad in (
+        "bc1qcr8te4kr609gcawutmrza0j4xv80jy8z306fyu",  # mainnet
+        "tb1q6rz28mcfaxtmd6v789l9rrlrusdprr9pz3cppk",  # testnet
+        "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2",  # mainnet base58
+        OTHER_ADDRESS[:-1] + "y",  # checksum
+        "",
+        "bcrt1",
+        "not an address",
+    ):
+        with pytest.raises(AddressError):
+            address_to_script(bad)
+
+
+def test_amounts_are_exact_decimals():
+    assert dumps({"a": btc(50 * COIN), "b": [btc(1), btc(-12_345)]}) == (
+        '{"a": 50.00000000, "b": [0.00000001, -0.00012345]}'
+    )
+    nested = {"a": [1, {"b": None, "c": []}], "d": {}, "e": "x", "f": True}
+    assert dumps(nested) == json.dumps(nested)
+    assert dumps(nested, indent=2) == json.dumps(nested, indent=2)
+    assert dumps({"x": [btc(1)]}, indent=2) == '{\n  "x": [\n    0.00000001\n  ]\n}'
+    assert parse_amount("0.1") == 10_000_000
+    assert parse_amount("1e-8") == 1
+    assert parse_amount("21000000") == 21_000_000 * COIN
+    for bad in ("0.000000001", "abc", "1_0", "nan", "inf", "-1", "21000000.00000001", ""):
+        with pytest.raises(ValueError):
+            parse_amount(bad)
+
+
+# --- the wallet file ---------------------------------------------------------------------
+
+
+async def test_getnewaddress_is_bip84_in_order_and_survives_reopening(tmp_path: Path):
+    async with opened(tmp_path) as service:
+        first = [await rpc(service, "getnewaddress") for _ in range(3)]
+        keys = service.db.keychain()
+        assert first == [keys.derive(RECEIVE, i).address for i in range(3)]
+        assert all(address.startswith("bcrt1q") for address in first)
+        assert await rpc(service, "getnewaddress", "savings") == keys.derive(RECEIVE, 3).address
+        with pytest.raises(InvalidParameter):
+            await rpc(service, "getnewaddress", "", "legacy")
+    async with opened(tmp_path) as service:
+        assert await rpc(service, "getnewaddress") == keys.derive(RECEIVE, 4).address
+        info = await rpc(service, "getwalletinfo")
+        assert info["keypoolsize"] == 20
+
+
+async def test_the_file_is_wal_with_full_sync_and_holds_the_only_copy_of_the_seed(
+    tmp_path: Path,
+):
+    async with opened(tmp_path) as service:
+        db = service.db
+        assert db.connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert db.connection.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+        entropy = db.meta("entropy")
+        assert isinstance(entropy, bytes)
+        assert len(entropy) == 32
+    assert (tmp_path / "wallet.sqlite").stat().st_mode & 0o777 == 0o600
+    other = tmp_path / "other"
+    async with opened(other) as service:
+        assert service.db.meta("entropy") != entropy  # each wallet draws its own
+
+
+# --- chain tracking ----------------------------------------------------------------------
+
+
+async def test_a_coinbase_matures_after_100_blocks_on_top_as_in_core(tmp_path: Path):
+    chain = BlockChain()
+    async with opened(tmp_path) as service:
+        await service.attach(chain)
+        mine = await new_script(service)
+        chain.mine(mine)
+        await chain.settled()
+        balances = await rpc(service, "getbalances")
+        assert balances["mine"] == {
+            "trusted": Decimal(0),
+            "untrusted_pending": Decimal(0),
+            "immature": Decimal(50),
+        }
+        assert await rpc(service, "listunspent") == []
+        chain.mine(OTHER, MATURE_CONFIRMATIONS - 2)  # 100 confirmations: still immature
+        await chain.settled()
+        assert (await rpc(service, "getbalances"))["mine"]["immature"] == Decimal(50)
+        assert await service.execute_rpc("getbalance", []) == "0.00000000"
+        chain.mine(OTHER)  # 101 confirmations: `generatetoaddress 101` gives 50 BTC
+        await chain.settled()
+        assert await service.execute_rpc("getbalance", []) == "50.00000000"
+        balances = await rpc(service, "getbalances")
+        assert balances["mine"]["trusted"] == Decimal("50")
+        assert balances["mine"]["immature"] == Decimal("0")
+        assert balances["lastprocessedblock"] == {"hash": chain.tip_block.hash, "height": 101}
+
+
+async def test_rpc_result_shapes(tmp_path: Path):
+    chain = BlockChain()
+    async with funded(tmp_path, chain) as service:
+        address = service.db.keychain().derive(RECEIVE, 0).address
+        chain.mine(await new_script(service))  # a second coinbase, immature
+        await chain.settled()
+        text = await service.execute_rpc("listunspent", [])
+        assert '"amount": 50.00000000' in text
+        unspent = await rpc(service, "listunspent")
+        assert len(unspent) == 1
+        coin = unspent[0]
+        assert list(coin) == [
+            "txid",
+            "vout",
+            "address",
+            "label",
+            "scriptPubKey",
+            "amount",
+            "confirmations",
+            "spendable",
+            "solvable",
+            "desc",
+            "safe",
+        ]
+        assert coin["address"] == address
+        assert coin["vout"] == 0
+        assert coin["confirmations"] == 102
+        assert coin["scriptPubKey"] == address_to_script(address).hex()
+        assert coin["desc"].startswith("wpkh([") and "/84h/1h/0h/0/0]" in coin["desc"]
+        assert coin["spendable"] and coin["solvable"] and coin["safe"]
+        assert await rpc(service, "listunspent", "103") == []
+        assert len(await rpc(service, "listunspent", "0", "9999999", json.dumps([address]))) == 1
+
+        listed = await rpc(service, "listtransactions")
+        assert [e["category"] for e in listed] == ["generate", "immature"]
+        first = listed[0]
+        assert first["amount"] == Decimal(50)
+        assert first["generated"] is True
+        assert first["confirmations"] == 102
+        assert first["blockheight"] == 1
+        assert first["txid"] == coin["txid"]
+        assert len(await rpc(service, "listtransactions", "*", "1")) == 1
+        assert (await rpc(service, "listtransactions", "*", "1", "1"))[0] == first
+
+        tx = await rpc(service, "gettransaction", coin["txid"])
+        assert tx["amount"] == Decimal(50)
+        assert tx["confirmations"] == 102
+        assert tx["details"][0]["category"] == "generate"
+        assert parse_transaction(bytes.fromhex(tx["hex"]))
+        with pytest.raises(InvalidParameter, match="Invalid or non-wallet transaction id"):
+            await rpc(service, "gettransaction", "00" * 32)
+
+        info = await rpc(service, "getwalletinfo")
+        assert info["walletname"] == "test"
+        assert info["txcount"] == 2
+        assert info["balance"] == Decimal(50)
+        assert info["immature_balance"] == Decimal(50)
+        assert info["lastprocessedblock"] == {"hash": chain.tip_block.hash, "height": 102}
+        assert '"paytxfee": 0.00000000' in await service.execute_rpc("getwalletinfo", [])
+
+        with pytest.raises(UnknownMethod):
+            await service.execute_rpc("dumpprivkey", [address])
+        with pytest.raises(InvalidParameter):
+            await service.execute_rpc("getbalances", ["extra"])
+
+
+async def test_block_disconnected_undoes_the_block(tmp_path: Path):
+    chain = BlockChain()
+    async with opened(tmp_path) as service:
+        await service.attach(chain)
+        chain.mine(OTHER, 3)
+        chain.mine(await new_script(service))
+        await chain.settled()
+        assert (await rpc(service, "getbalances"))["mine"]["immature"] == Decimal(50)
+        assert service.db.tx_count() == 1
+        new = chain.reorg(fork_height=3, count=2)
+        await chain.settled()
+        assert (await rpc(service, "getbalances"))["mine"]["immature"] == Decimal(0)
+        assert service.db.tx_count() == 0
+        assert await rpc(service, "listtransactions") == []
+        assert service.db.last_block() == (5, new[-1].hash)
+        # a disconnect of our tip undoes it; the same again changes nothing
+        await service.block_disconnected(new[-1])
+        await service.block_disconnected(new[-1])
+        assert service.db.last_block() == (4, new[0].hash)
+
+
+async def test_duplicate_and_stale_notifications_are_harmless(tmp_path: Path):
+    chain = BlockChain()
+    async with opened(tmp_path) as service:
+        await service.attach(chain)
+        script = await new_script(service)
+        blocks = chain.mine(script, 3)
+        await chain.settled()
+        before = await rpc(service, "getbalances")
+        for block in [*blocks, blocks[0], blocks[2], blocks[1]]:
+            await service.block_connected(block)
+        assert await rpc(service, "getbalances") == before
+        assert service.db.last_block() == (3, blocks[-1].hash)
+        assert service.db.tx_count() == 3
+
+
+async def test_reattach_catches_up_every_missed_block_exactly_once(tmp_path: Path):
+    first = BlockChain()
+    async with opened(tmp_path) as service:
+        processed: list[str] = []
+        real_connect = service._connect
+
+        def counting(block: ConnectedBlock) -> None:
+            processed.append(block.hash)
+            real_connect(block)
+
+        service._connect = counting  # type: ignore[method-assign]
+        await service.attach(first)
+        script = await new_script(service)
+        first.mine(script, 5)
+        await first.settled()
+        assert len(processed) == 5
+
+        # The node goes down; its successor has the same blocks, then a reorg of our top
+        # two and 30 more blocks, some paying us. It replays its last 40 blocks to each new
+        # subscriber, so live delivery overlaps the catch-up.
+        first.close()
+        second = first.copy(replay=40)
+        orphaned = {b.hash for b in second.active[4:]}
+        second.reorg(fork_height=3, count=1)
+        for i in range(30):
+            second.mine(script if i % 3 == 0 else OTHER)
+        await service.attach(second)
+        await second.settled()
+        assert service.db.last_block() == (second.height, second.tip_block.hash)
+        assert second.height == 34
+        new = [b.hash for b in second.active[4:]]
+        assert processed[5:] == new  # each missed block once, in order
+        assert not orphaned & {coin.txid for coin in service.db.coins(unspent_only=False)}
+        assert service.db.tx_count() == 3 + 10
+        immature = (await rpc(service, "getbalances"))["mine"]["immature"]
+        assert immature == Decimal(50 * 13)
+
+        # a further live block is processed once too
+        second.mine(script)
+        await second.settled()
+        assert processed[-1] == second.tip_block.hash
+        assert len(processed) == len(set(processed))
+        second.close()
+
+
+async def test_catch_up_from_the_first_address_handed_out_before_any_chain(tmp_path: Path):
+    chain = BlockChain()
+    async with opened(tmp_path) as service:
+        script = await new_script(service)  # handed out before the wallet ever saw a chain
+        chain.mine(OTHER, 2)
+        chain.mine(script)  # nobody is subscribed: only a scan from genesis finds this
+        await service.attach(chain)
+        assert service.db.last_block() == (3, chain.tip_block.hash)
+        assert (await rpc(service, "getbalances"))["mine"]["immature"] == Decimal(50)
+        assert service.db.locator()[-1] == GENESIS_HASH
+
+
+async def test_a_new_wallet_starts_at_the_tip(tmp_path: Path):
+    chain = BlockChain()
+    chain.mine(OTHER, 20)
+    async with opened(tmp_path) as service:
+        await service.attach(chain)
+        assert service.db.last_block() == (20, chain.tip_block.hash)
+        assert not [call for call in chain.calls if call.startswith("block ")]
+
+
+async def test_state_survives_close_and_reopen(tmp_path: Path):
+    chain = BlockChain()
+    async with funded(tmp_path, chain, blocks=2) as service:
+        before = {
+            method: await rpc(service, method)
+            for method in ("getbalances", "listunspent", "listtransactions")
+        }
+        last = service.db.last_block()
+    async with opened(tmp_path) as service:
+        assert service.db.last_block() == last
+        for method, result in before.items():
+            assert await rpc(service, method) == result
+        await service.attach(chain)  # nothing missed: nothing fetched
+        chain.mine(OTHER)
+        await chain.settled()
+        assert service.db.last_block() == (chain.height, chain.tip_block.hash)
+
+
+async def test_while_the_node_is_down_reads_work_and_sends_fail_fast(tmp_path: Path):
+    chain = BlockChain()
+    async with funded(tmp_path, chain) as service:
+        chain.close()
+        with pytest.raises(WorkerUnavailable):
+            await service.attach(DeadChain())
+        assert await service.execute_rpc("getbalance", []) == "50.00000000"
+        assert len(await rpc(service, "listunspent")) == 1
+        assert (await rpc(service, "getwalletinfo"))["lastprocessedblock"]["height"] == 101
+        assert (await rpc(service, "getnewaddress")).startswith("bcrt1q")
+        started = time.monotonic()
+        with pytest.raises(WorkerUnavailable):
+            await rpc(service, "sendtoaddress", OTHER_ADDRESS, "1")
+        assert time.monotonic() - started < 1
+        back = chain.copy()
+        back.mine(OTHER, 2)
+        await service.attach(back)
+        assert service.db.last_block() == (103, back.tip_block.hash)
+        assert await rpc(service, "sendtoaddress", OTHER_ADDRESS, "1") in back.mempool
+
+
+# --- sending -----------------------------------------------------------------------------
+
+
+async def test_sendtoaddress_signs_a_valid_p2wpkh_spend_and_tracks_it(tmp_path: Path):
+    chain = BlockChain()
+    async with funded(tmp_path, chain) as service:
+        keys = service.db.keychain()
+        coin = (await rpc(service, "listunspent"))[0]
+        sent = await rpc(service, "sendtoaddress", OTHER_ADDRESS, "1.5")
+        assert sent in chain.mempool
+        raw = chain.mempool[sent]
+        tx = parse_transaction(raw)
+        assert serialize_transaction(tx) == raw
+        assert hash_to_hex(txid(tx)) == sent
+        assert [(i.txid.hex(), i.vout) for i in tx.vin] == [(coin["txid"], 0)]
+        change_key = keys.derive(CHANGE, 0)
+        outputs = {out.script_pubkey.data: out.value for out in tx.vout}
+        assert outputs[OTHER] == 150_000_000
+        fee = 50 * COIN - sum(outputs.values())
+        assert set(outputs) == {OTHER, change_key.script}
+        assert tx_vsize(tx) <= fee <= tx_vsize(tx) + 10  # 1 sat/vB, rounded up, no more
+        assert_signed(tx, 0, keys.derive(RECEIVE, 0).script, 50 * COIN)
+
+        # until it confirms: our own change counts (Core's trusted), the coin is spent
+        await chain.settled()
+        change = 50 * COIN - 150_000_000 - fee
+        balances = (await rpc(service, "getbalances"))["mine"]
+        assert balances["trusted"] == btc(change)
+        assert balances["untrusted_pending"] == 0
+        listed = await rpc(service, "listtransactions")
+        send_entry = listed[-1]
+        assert send_entry["category"] == "send"
+        assert send_entry["amount"] == Decimal("-1.5")
+        assert send_entry["fee"] == -btc(fee)
+        assert send_entry["address"] == OTHER_ADDRESS
+        assert send_entry["confirmations"] == 0
+        assert send_entry["trusted"] is True
+        details = await rpc(service, "gettransaction", sent)
+        assert details["amount"] == Decimal("-1.5")
+        assert details["fee"] == -btc(fee)
+        assert details["bip125-replaceable"] == "yes"
+        assert await rpc(service, "listunspent") == []  # only unconfirmed change is left
+        assert len(await rpc(service, "listunspent", "0")) == 1
+
+        chain.mine_mempool()
+        await chain.settled()
+        assert await service.execute_rpc("getbalance", []) == dumps(btc(change))
+        [unspent] = await rpc(service, "listunspent")
+        assert unspent["txid"] == sent
+        assert unspent["address"] == change_key.address
+        assert "label" not in unspent  # change has no label, as in Core
+        assert (await rpc(service, "gettransaction", sent))["confirmations"] == 1
+
+        # spending again picks the change; the next change key is the next internal one
+        second = await rpc(service, "sendtoaddress", OTHER_ADDRESS, "10")
+        tx2 = parse_transaction(chain.mempool[second])
+        assert_signed(tx2, 0, change_key.script, change)
+        assert {out.script_pubkey.data for out in tx2.vout} == {
+            OTHER,
+            keys.derive(CHANGE, 1).script,
+        }
+
+
+async def test_send_errors_are_the_interface_classes(tmp_path: Path):
+    chain = BlockChain()
+    async with funded(tmp_path, chain) as service:
+        with pytest.raises(InsufficientFunds, match="Insufficient funds"):
+            await rpc(service, "sendtoaddress", OTHER_ADDRESS, "50")  # no room for the fee
+        with pytest.raises(InsufficientFunds):
+            await rpc(service, "sendtoaddress", OTHER_ADDRESS, "51")
+        for address in ("bc1qcr8te4kr609gcawutmrza0j4xv80jy8z306fyu", "xyz", ""):
+            with pytest.raises(InvalidAddress, match="Invalid address"):
+                await rpc(service, "sendtoaddress", address, "1")
+        for amount in ("abc", "0.000000001", "-1", "0", "1,5", "21000001"):
+            with pytest.raises(InvalidParameter):
+                await rpc(service, "sendtoaddress", OTHER_ADDRESS, amount)
+        with pytest.raises(InvalidParameter, match="too small"):
+            await rpc(service, "sendtoaddress", OTHER_ADDRESS, "0.00000100")
+        with pytest.raises(InvalidParameter):
+            await rpc(service, "sendtoaddress", OTHER_ADDRESS)
+        assert chain.mempool == {}
+        # all of it, the fee taken from the amount
+        txid_all = await rpc(service, "sendtoaddress", OTHER_ADDRESS, "50", "", "", "true")
+        [out] = parse_transaction(chain.mempool[txid_all]).vout
+        assert 50 * COIN - 1000 < out.value < 50 * COIN
+
+
+async def test_a_rejected_broadcast_records_nothing(tmp_path: Path):
+    chain = BlockChain()
+    async with funded(tmp_path, chain) as service:
+
+        async def refuse(tx: bytes) -> str:
+            raise TxRejected("min relay fee not met")
+
+        chain.broadcast_transaction = refuse  # type: ignore[method-assign]
+        with pytest.raises(TxRejected, match="min relay fee not met"):
+            await rpc(service, "sendtoaddress", OTHER_ADDRESS, "1")
+        assert await service.execute_rpc("getbalance", []) == "50.00000000"
+        assert service.db.tx_count() == 1
+        assert service.db.next_unused(CHANGE).index == 0  # no change key used up
+
+
+async def test_incoming_unconfirmed_payment_is_untrusted_pending(tmp_path: Path):
+    chain = BlockChain()
+    async with opened(tmp_path) as service:
+        await service.attach(chain)
+        script = await new_script(service)
+        payment = Transaction(
+            vin=[TransactionInput(bytes(range(32)), 0)],
+            vout=[TransactionOutput(3 * COIN, Script(script))],
+        )
+        await chain.broadcast_transaction(serialize_transaction(payment))
+        await chain.settled()
+        balances = (await rpc(service, "getbalances"))["mine"]
+        assert balances["untrusted_pending"] == Decimal(3)
+        assert balances["trusted"] == 0
+        [entry] = await rpc(service, "listtransactions")
+        assert entry["category"] == "receive"
+        assert entry["trusted"] is False
+        await service.transaction_removed_from_mempool(hash_to_hex(txid(payment)), "expiry")
+        assert (await rpc(service, "getbalances"))["mine"]["untrusted_pending"] == 0
+        chain.mine(OTHER, txs=[payment])
+        await chain.settled()
+        assert await service.execute_rpc("getbalance", []) == "3.00000000"
+
+
+async def test_a_restarted_node_gets_our_unconfirmed_transactions_back(tmp_path: Path):
+    chain = BlockChain()
+    async with funded(tmp_path, chain) as service:
+        sent = await rpc(service, "sendtoaddress", OTHER_ADDRESS, "2")
+        await chain.settled()
+        chain.close()
+        restarted = chain.copy()  # same blocks, empty mempool
+        await service.attach(restarted)
+        assert sent in restarted.mempool
+        restarted.mine_mempool()
+        await restarted.settled()
+        assert (await rpc(service, "gettransaction", sent))["confirmations"] == 1
+
+
+async def test_a_confirmed_double_spend_conflicts_our_unconfirmed_send(tmp_path: Path):
+    chain = BlockChain()
+    async with funded(tmp_path, chain) as service:
+        sent = await rpc(service, "sendtoaddress", OTHER_ADDRESS, "2")
+        await chain.settled()
+        coin = parse_transaction(chain.mempool.pop(sent)).vin[0]
+        rival = Transaction(
+            vin=[TransactionInput(coin.txid, coin.vout)],
+            vout=[TransactionOutput(49 * COIN, Script(OTHER))],
+        )
+        chain.mine(OTHER, txs=[rival])
+        await chain.settled()
+        assert await service.execute_rpc("getbalance", []) == "0.00000000"
+        assert (await rpc(service, "gettransaction", sent))["confirmations"] == -1
+        assert await rpc(service, "listunspent", "0") == []
+
+
+# --- across Cap'n Proto ------------------------------------------------------------------
+
+
+def test_the_same_wallet_across_capnp_both_ways(tmp_path: Path):
+    """Chain served to the wallet and the wallet served to a caller, as in the split."""
+    protocol.run(_across_capnp(tmp_path))
+
+
+async def _across_capnp(tmp_path: Path) -> None:
+    chain = BlockChain()
+    ours, theirs = socket.socketpair()
+    until = asyncio.Event()
+    chain_server = asyncio.create_task(protocol.serve(theirs, Chain, chain, until, 5.0))
+    chain_connection = await protocol.connect(ours, Chain, 5.0)
+    w_ours, w_theirs = socket.socketpair()
+    async with opened(tmp_path) as service:
+        wallet_server = asyncio.create_task(protocol.serve(w_theirs, Wallet, service, until, 5.0))
+        wallet_connection = await protocol.connect(w_ours, Wallet, 5.0)
+        remote: Wallet = wallet_connection.remote
+        try:
+            await service.attach(chain_connection.remote)
+            script = address_to_script(await rpc(remote, "getnewaddress"))
+            chain.mine(script)
+            chain.mine(OTHER, MATURE_CONFIRMATIONS - 1)
+            await chain.settled()
+            assert await remote.execute_rpc("getbalance", []) == "50.00000000"
+            sent = await rpc(remote, "sendtoaddress", OTHER_ADDRESS, "1")
+            assert sent in chain.mempool
+            with pytest.raises(InsufficientFunds):
+                await rpc(remote, "sendtoaddress", OTHER_ADDRESS, "100")
+            with pytest.raises(InvalidAddress):
+                await rpc(remote, "sendtoaddress", "nope", "1")
+            chain.reorg(fork_height=chain.height - 1, count=2)
+            await chain.settled()
+            assert service.db.last_block() == (chain.height, chain.tip_block.hash)
+        finally:
+            wallet_connection.close()
+            chain_connection.close()
+            until.set()
+            await wallet_server
+            await chain_server
+            chain.close()
+
+
+# --- secrets -----------------------------------------------------------------------------
+
+
+async def test_the_seed_and_keys_appear_in_no_result_and_no_log_record(tmp_path: Path):
+    chain = BlockChain()
+    outputs: list[str] = []
+    with capture_logs() as records:
+        async with funded(tmp_path, chain) as service:
+            for method, params in [
+                ("getnewaddress", []),
+                ("getbalance", []),
+                ("getbalances", []),
+                ("listunspent", []),
+                ("listtransactions", []),
+                ("getwalletinfo", []),
+                ("sendtoaddress", [OTHER_ADDRESS, "1"]),
+            ]:
+                outputs.append(await service.execute_rpc(method, params))
+            sent = json.loads(outputs[-1])
+            outputs.append(await service.execute_rpc("gettransaction", [sent]))
+            with contextlib.suppress(Exception):
+                await service.execute_rpc("sendtoaddress", [OTHER_ADDRESS, "1000"])
+            entropy = service.db.meta("entropy")
+            assert isinstance(entropy, bytes)
+            keys = service.db.keychain()
+            outputs.append(repr(service.__dict__))
+    assert records, "the wallet logs what it does"
+    mnemonic = bip39.mnemonic_from_bytes(entropy)
+    secrets = [entropy.hex(), mnemonic, " ".join(mnemonic.split()[:3])]
+    secrets += [keys._account.to_base58(), keys._account.to_public().to_base58()]
+    for chain_index in (RECEIVE, CHANGE):
+        for index in range(3):
+            key = keys.private_key(chain_index, index)
+            secrets += [key.secret.hex(), key.wif()]
+    text = "\n".join(outputs) + "\n" + "\n".join(repr(record) for record in records)
+    for secret in secrets:
+        assert secret not in text
+
+
+# --- crash consistency -------------------------------------------------------------------
+
+KILL_BLOCKS = 240
+
+
+def _crash_blocks(scripts: list[bytes]) -> list[ConnectedBlock]:
+    """Blocks paying us in their coinbase, each also spending the previous one's coinbase."""
+    parent = connected(genesis_block(), 0)
+    made = []
+    for height in range(1, KILL_BLOCKS + 1):
+        txs = []
+        if made:
+            prev = Block.parse(made[-1].raw).txs[0]
+            txs.append(
+                Transaction(
+                    vin=[TransactionInput(txid(prev)[::-1], 0)],
+                    vout=[
+                        TransactionOutput(COIN, Script(scripts[height % len(scripts)])),
+                        TransactionOutput(prev.vout[0].value - 2 * COIN, Script(OTHER)),
+                    ],
+                )
+            )
+        script = scripts[(height + 1) % len(scripts)]
+        block = make_block(parent.hash, height, parent.time + 1, script, txs)
+        parent = connected(block, height)
+        made.append(parent)
+    return made
+
+
+def _process_in_child(directory: str, blocks: list[ConnectedBlock], done: Any) -> None:
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+
+    async def main() -> None:
+        service = WalletService.open(Path(directory), "test", keypool_size=5)
+        for block in blocks:
+            await service.block_connected(block)
+            done.value = block.height
+
+    asyncio.run(main())
+
+
+def _expected(blocks: list[ConnectedBlock], height: int) -> set[tuple[str, int, str | None]]:
+    """(txid, vout, spent_by) of every coin the wallet should hold after ``height``."""
+    coins: dict[tuple[str, int], str | None] = {}
+    for block in blocks[:height]:
+        txs = Block.parse(block.raw).txs
+        coins[(hash_to_hex(txid(txs[0])), 0)] = None
+        for tx in txs[1:]:
+            spent = (tx.vin[0].txid.hex(), tx.vin[0].vout)
+            coins[spent] = hash_to_hex(txid(tx))
+            coins[(hash_to_hex(txid(tx)), 0)] = None
+    return {(t, v, s) for (t, v), s in coins.items()}
+
+
+def _state(db: WalletDB) -> set[tuple[str, int, str | None]]:
+    return {(c.txid, c.vout, c.spent_by) for c in db.coins(unspent_only=False)}
+
+
+async def test_sigkill_at_any_moment_leaves_a_block_boundary(tmp_path: Path):
+    chain = BlockChain()
+    async with opened(tmp_path, keypool=5) as service:
+        await service.attach(chain)  # a new wallet: its last block is genesis
+        scripts = [await new_script(service) for _ in range(3)]
+    blocks = _crash_blocks(scripts)
+    context = multiprocessing.get_context("spawn")
+    rng = random.Random(os.getpid())
+    heights = []
+    for _ in range(3):
+        done = context.Value("i", 0)
+        child = context.Process(target=_process_in_child, args=(str(tmp_path), blocks, done))
+        child.start()
+        target = WalletDB.open(tmp_path / "wallet.sqlite").last_block()
+        start = 0 if target is None else target[0]
+        kill_after = start + rng.randint(1, 40)
+        deadline = time.monotonic() + 30
+        while done.value < kill_after and child.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.001)
+        time.sleep(rng.random() * 0.005)  # anywhere in a block, not just after a commit
+        assert child.pid is not None
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child.pid, signal.SIGKILL)
+        child.join()
+        db = WalletDB.open(tmp_path / "wallet.sqlite")
+        try:
+            last = db.last_block()
+            assert last is not None
+            height, hash = last
+            heights.append(height)
+            assert height >= done.value  # nothing acknowledged is lost
+            assert hash == (blocks[height - 1].hash if height else GENESIS_HASH)
+            assert _state(db) == _expected(blocks, height)
+            assert db.tx_count() == 2 * height - (1 if height else 0)
+        finally:
+            db.close()
+    assert heights == sorted(heights)
+    # the wallet picks up where it stopped
+    async with opened(tmp_path, keypool=5) as service:
+        for block in blocks:
+            await service.block_connected(block)
+        assert _state(service.db) == _expected(blocks, KILL_BLOCKS)
+        assert service.db.last_block() == (KILL_BLOCKS, blocks[-1].hash)
