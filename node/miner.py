@@ -21,6 +21,7 @@ from bitcoin.primitives import (
     Block,
     BlockHeader,
     bip34_height_script,
+    find_witness_commitment,
     median_time_past,
     merkle_root,
     subsidy,
@@ -73,3 +74,16 @@ def build_block(
     while not header.check_pow():
         header = BlockHeader(BLOCK_VERSION, parent_hash, root, time, REGTEST_BITS, header.nonce + 1)
     return Block(header, transactions)
+
+
+def fill_witness_nonce(block: Block) -> bool:
+    """Core's UpdateUncommittedBlockStructures, as ``submitblock`` runs it: a block that
+    commits to its witnesses but whose coinbase lacks the reserved value gets the 32 zero
+    bytes (they are not covered by the block hash). True when it changed the block."""
+    first = block.txs[0] if block.txs else None
+    if first is None or not first.vin or find_witness_commitment(first) is None:
+        return False
+    if first.vin[0].witness.items:
+        return False
+    first.vin[0].witness = Witness([NULL_HASH])
+    return True

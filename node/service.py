@@ -21,6 +21,7 @@ from bitcoin.primitives import (
     DeserializationError,
     hash_to_hex,
     hex_to_hash,
+    is_coinbase,
     median_time_past,
     parse_transaction,
     serialize_transaction,
@@ -45,7 +46,7 @@ from ipc.interfaces import (
 from node import validation
 from node.chainstate import ChainState, Change
 from node.mempool import Mempool, fee_for
-from node.miner import build_block
+from node.miner import build_block, fill_witness_nonce
 from node.notifications import Notifier
 from node.store import BlockRecord, Outpoint
 
@@ -199,8 +200,13 @@ class NodeService(Node, Chain):
     async def submitblock(self, hexdata: str) -> str | None:
         try:
             raw = bytes.fromhex(hexdata)
-        except ValueError:
+            block = Block.parse(raw)
+        except (ValueError, DeserializationError):
             raise InvalidParameter("Block decode failed") from None
+        if not block.txs or not is_coinbase(block.txs[0]):
+            raise InvalidParameter("Block does not start with a coinbase")
+        if fill_witness_nonce(block):
+            raw = block.serialize()
         reason, changes = self.chain.submit(raw)
         self._publish(changes)
         return reason

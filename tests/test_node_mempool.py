@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 
 import pytest
 from embit import bech32
+from embit.script import Witness
 
 from bitcoin.primitives import serialize_transaction, txid
 from ipc.interfaces import TxRejected
 from node.chainstate import ChainState
+from node.miner import build_block
 from node.service import NodeService
 from node.store import Outpoint
 from tests.blocks import Key, spend
@@ -59,5 +62,20 @@ def test_a_spend_goes_through_the_mempool_into_a_block(tmp_path: Path):
         assert coinbase.vout[0].value == 50 * 100_000_000 + 10_000  # subsidy plus the fee
         await recorder.wait_for(2)
         assert [kind for kind, _ in recorder.events] == ["tx_added", "connected"]
+
+    asyncio.run(body())
+
+
+def test_submitblock_supplies_a_missing_witness_reserved_value_as_core_does(tmp_path: Path):
+    async def body() -> None:
+        key = Key.from_int(3)
+        node = await mined_node(tmp_path, key, 1)
+        tip = node.chain.tip()
+        block = build_block(
+            tip.hash, 2, node.chain.parent_times(tip), int(time.time()), key.script("p2wpkh")
+        )
+        block.txs[0].vin[0].witness = Witness([])  # as a miner that forgot it would send
+        assert await node.execute_rpc("submitblock", [block.serialize().hex()]) == "null"
+        assert node.chain.tip().height == 2
 
     asyncio.run(body())

@@ -462,3 +462,26 @@ def test_a_parameter_called_name_reaches_the_server() -> None:
             await pair.remote.wallet("mine")
 
     serve_and_call(body)
+
+
+def test_the_call_log_is_one_record_per_call_at_debug_and_nothing_above(ipc_log) -> None:
+    async def body(pair: Pair) -> None:
+        await pair.remote.status()
+        with pytest.raises(UnknownWorker):
+            await pair.remote.restart("xyz")
+
+    serve_and_call(body)
+    calls = [r for r in ipc_log if r["event"] == "ipc_call"]
+    assert [(r["interface"], r["method"], r["outcome"]) for r in calls] == [
+        ("Control", "status", "ok"),
+        ("Control", "restart", "unknown_worker"),
+    ]
+    assert calls[1]["args"] == "worker='xyz'"
+    assert calls[0]["request_id"] < calls[1]["request_id"]
+    assert all(r["duration_ms"] >= 0 for r in calls)
+
+
+def test_with_debug_off_a_call_logs_nothing(ipc_log) -> None:
+    configure("info", {"worker": "test"}, sink=ipc_log.append)
+    serve_and_call(lambda pair: pair.remote.status())
+    assert not [r for r in ipc_log if r["event"] == "ipc_call"]
