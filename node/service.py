@@ -43,6 +43,7 @@ from ipc.interfaces import (
     TxRejected,
     UnknownMethod,
 )
+from ipc.rpcparams import parse_int
 from node import validation
 from node.chainstate import ChainState, Change
 from node.mempool import Mempool, fee_for
@@ -92,13 +93,6 @@ def btc_to_sat(text: str) -> int:
     except InvalidOperation:
         raise InvalidParameter(f"Invalid amount (got {text!r})") from None
     return int(amount * COIN)
-
-
-def parse_int(text: str, name: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise InvalidParameter(f"{name}: not an integer (got {text!r})") from None
 
 
 def parse_hash(text: str, name: str) -> bytes:

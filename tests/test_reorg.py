@@ -12,7 +12,6 @@ spendable from 101 and 102), the branches start at 102.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
 from collections.abc import AsyncIterator
@@ -24,10 +23,12 @@ import pytest
 from embit.transaction import Transaction
 
 from bitcoin.primitives import Block, txid
-from ipc.interfaces import BlockRef, ChainNotifications, ConnectedBlock
+from ipc.interfaces import BlockRef
 from node.chainstate import ChainState
+from node.notifications import Notifier
 from node.service import NodeService
 from node.store import Coin, Outpoint
+from tests import test_chain_contract as contract
 from tests.blocks import Chain, DictView, Key, spend
 
 MINER, KEY_A, KEY_B = Key.from_int(1), Key.from_int(2), Key.from_int(3)
@@ -135,43 +136,25 @@ def node_dir(prefix_store: Path, tmp_path: Path) -> Path:
     return directory
 
 
-class Recorder(ChainNotifications):
-    """What a subscribed wallet is told, in arrival order (as in test_chain_contract)."""
+MARKER = BlockRef(-1, "marker")
 
-    def __init__(self) -> None:
-        self.events: list[tuple[str, ConnectedBlock]] = []
-        self.changed = asyncio.Event()
 
-    def _note(self, kind: str, block: ConnectedBlock) -> None:
-        self.events.append((kind, block))
-        self.changed.set()
+class Recorder(contract.Recorder):
+    async def settled(self, notifier: Notifier) -> list[tuple[str, str]]:
+        """Every block event so far, exactly as often as it arrived.
 
-    async def wait_for(self, count: int) -> None:
-        async with asyncio.timeout(10):
-            while len(self.events) < count:
-                self.changed.clear()
-                await self.changed.wait()
-
-    async def settled(self, count: int) -> list[tuple[str, str]]:
-        """(kind, block hash) once ``count`` events arrived and no more follow."""
-        await self.wait_for(count)
-        await asyncio.sleep(0.05)  # anything extra (a duplicate) would show up by now
-        return [(kind, block.hash) for kind, block in self.events]
-
-    async def block_connected(self, block: ConnectedBlock) -> None:
-        self._note("connected", block)
-
-    async def block_disconnected(self, block: ConnectedBlock) -> None:
-        self._note("disconnected", block)
-
-    async def transaction_added_to_mempool(self, tx: bytes) -> None:
-        raise AssertionError("no mempool transaction in these tests")
-
-    async def transaction_removed_from_mempool(self, txid: str, reason: str) -> None:
-        raise AssertionError("no mempool transaction in these tests")
-
-    async def chain_state_flushed(self, tip: BlockRef) -> None:
-        pass
+        Delivery is ordered, so a marker published now arrives after all of
+        them: no sleeping on the hope that a duplicate would have shown by then.
+        """
+        seen = len(self.events)
+        notifier.publish(lambda n: n.chain_state_flushed(MARKER))
+        while ("flushed", MARKER) not in self.events[seen:]:
+            await self.wait_for(len(self.events) + 1)
+        return [
+            (kind, block.hash)
+            for kind, block in self.events
+            if kind in ("connected", "disconnected")
+        ]
 
 
 @dataclass
@@ -188,6 +171,9 @@ class Node:
 
     async def tip(self) -> tuple[int, str]:
         return await self.rpc("getblockcount"), await self.rpc("getbestblockhash")
+
+    async def settled(self) -> list[tuple[str, str]]:
+        return await self.recorder.settled(self.service.notifier)
 
     def utxo(self) -> dict[Outpoint, Coin]:
         return self.chain.store.utxo_snapshot()
@@ -282,12 +268,12 @@ async def test_the_branch_with_more_work_wins_and_balances_follow(node: Node, br
     assert await node.submit(branches.a[0]) == "duplicate"
     assert await node.submit(branches.b[0]) == "duplicate"
 
-    assert await node.recorder.settled(7) == events(
+    assert await node.settled() == events(
         ("connected", branches.a[:2]),
         ("disconnected", branches.a[1::-1]),  # tip first
         ("connected", branches.b),
     )
-    heights = [block.height for _, block in node.recorder.events]
+    heights = [b.height for kind, b in node.recorder.events if kind != "flushed"]
     assert heights == [102, 103, 103, 102, 102, 103, 104]
 
 
@@ -307,7 +293,7 @@ async def test_a_reorg_back_restores_what_the_first_one_undid(node: Node, branch
     assert {op: utxo[op] for op in on_a} == on_a
     assert node.balances() == {"A": value_of(branches.tx_a2), "B": 0}
 
-    assert await node.recorder.settled(14) == events(
+    assert await node.settled() == events(
         ("connected", branches.a[:2]),
         ("disconnected", branches.a[1::-1]),
         ("connected", branches.b),
@@ -326,7 +312,7 @@ async def test_an_invalid_block_on_top_of_the_winner_leaves_the_tip(node: Node, 
     assert await node.tip() == (FORK_HEIGHT + 3, branches.b[2].hash)
     assert node.utxo() == on_b
     assert await node.submit(branches.b_after_b3_bad) == "duplicate-invalid"
-    assert await node.recorder.settled(7) == events(
+    assert await node.settled() == events(
         ("connected", branches.a[:2]),
         ("disconnected", branches.a[1::-1]),
         ("connected", branches.b),
@@ -350,7 +336,7 @@ async def test_an_invalid_block_inside_the_longer_branch_sends_the_node_back(
     assert node.balances() == {"A": value_of(branches.tx_a2), "B": 0}
     assert await node.submit(branches.b_bad_middle) == "duplicate-invalid"
     assert await node.submit(branches.b_above_bad) == "duplicate-invalid"  # its parent failed
-    assert await node.recorder.settled(8) == events(
+    assert await node.settled() == events(
         ("connected", branches.a[:2]),
         ("disconnected", branches.a[1::-1]),
         ("connected", branches.b[:1]),

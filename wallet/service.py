@@ -52,6 +52,7 @@ from ipc.interfaces import (
     Wallet,
     WorkerUnavailable,
 )
+from ipc.rpcparams import parse_bool, parse_int
 from wallet import send
 from wallet.db import ACTIVE, WALLET_FILE, TxRow, WalletDB
 from wallet.keys import CHANGE, RECEIVE, REGTEST, AddressError, address_to_script, script_to_address
@@ -70,22 +71,6 @@ CATCH_UP_ATTEMPTS = 8
 MAX_CONFIRMATIONS = 9_999_999
 
 Method = Callable[..., Awaitable[Any]]
-
-
-def _int(text: str, name: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise InvalidParameter(f"{name}: not an integer (got {text!r})") from None
-
-
-def _bool(text: str, name: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in ("true", "1"):
-        return True
-    if lowered in ("false", "0", ""):
-        return False
-    raise InvalidParameter(f"{name}: not a boolean (got {text!r})")
 
 
 class WalletService(Wallet, ChainNotifications):
@@ -384,7 +369,7 @@ class WalletService(Wallet, ChainNotifications):
     ) -> Any:
         if dummy not in ("*", ""):
             raise InvalidParameter('dummy first argument must be excluded or set to "*".')
-        trusted, _, _ = self._balances(_int(minconf, "minconf"))
+        trusted, _, _ = self._balances(parse_int(minconf, "minconf"))
         return btc(trusted)
 
     async def getbalances(self) -> Any:
@@ -405,9 +390,9 @@ class WalletService(Wallet, ChainNotifications):
         addresses: str = "[]",
         include_unsafe: str = "true",
     ) -> Any:
-        low, high = _int(minconf, "minconf"), _int(maxconf, "maxconf")
+        low, high = parse_int(minconf, "minconf"), parse_int(maxconf, "maxconf")
         wanted = self._address_filter(addresses)
-        unsafe_ok = _bool(include_unsafe, "include_unsafe")
+        unsafe_ok = parse_bool(include_unsafe, "include_unsafe")
         view = _View(self)
         result = []
         for coin in self.db.coins():
@@ -459,7 +444,7 @@ class WalletService(Wallet, ChainNotifications):
         skip: str = "0",
         include_watchonly: str = "true",
     ) -> Any:
-        n, offset = _int(count, "count"), _int(skip, "skip")
+        n, offset = parse_int(count, "count"), parse_int(skip, "skip")
         if n < 0:
             raise InvalidParameter("Negative count")
         if offset < 0:
@@ -477,7 +462,7 @@ class WalletService(Wallet, ChainNotifications):
     async def gettransaction(
         self, txid: str, include_watchonly: str = "true", verbose: str = "false"
     ) -> Any:
-        if _bool(verbose, "verbose"):
+        if parse_bool(verbose, "verbose"):
             raise InvalidParameter("verbose=true (a decoded transaction) is not supported")
         row = self.db.tx(txid.lower()) if len(txid) == 64 else None
         if row is None:
@@ -540,7 +525,7 @@ class WalletService(Wallet, ChainNotifications):
             raise InvalidParameter(str(error)) from None
         if value <= 0:
             raise InvalidParameter("Invalid amount for send")
-        subtract = _bool(subtractfeefromamount, "subtractfeefromamount")
+        subtract = parse_bool(subtractfeefromamount, "subtractfeefromamount")
         chain = self._chain
         if chain is None:
             raise WorkerUnavailable("the wallet is not attached to a node")

@@ -1,0 +1,25 @@
+"""bitcoin-cli's words as typed parameters, for implementations of ``execute_rpc``.
+
+``Node`` and ``Wallet`` take their parameters as the words a user typed (as
+bitcoin-cli does); both sides parse them the same way and fail the same way.
+"""
+
+from __future__ import annotations
+
+from ipc.interfaces import InvalidParameter
+
+
+def parse_int(text: str, name: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise InvalidParameter(f"{name}: not an integer (got {text!r})") from None
+
+
+def parse_bool(text: str, name: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("true", "1"):
+        return True
+    if lowered in ("false", "0", ""):
+        return False
+    raise InvalidParameter(f"{name}: not a boolean (got {text!r})")
