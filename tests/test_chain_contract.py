@@ -1,9 +1,10 @@
-"""The Chain contract, the same suite in-process and across Cap'n Proto.
+"""The Chain contract: one suite, for the real node and a memory stand-in, in-process and
+across Cap'n Proto.
 
-``MemoryChain`` is a small stand-in for the node's chain state (the real one
-arrives with the node issue and must pass this suite too); what is under
-test here is that every method, result, error class and notification means
-the same on both sides of a process boundary.
+Every method, result, error class and notification must mean the same
+whichever implementation answers and whichever side of a process boundary
+asks. ``MemoryChain`` keeps the suite honest about what the contract is,
+apart from what the node happens to do.
 """
 
 from __future__ import annotations
@@ -13,10 +14,13 @@ import contextlib
 import hashlib
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from embit import bech32
 
+from bitcoin.primitives import hash_to_hex, serialize_transaction, txid
 from ipc.capnp import protocol
 from ipc.interfaces import (
     BlockNotFound,
@@ -27,7 +31,11 @@ from ipc.interfaces import (
     Handler,
     TxRejected,
 )
+from node.chainstate import ChainState
 from node.notifications import Notifier
+from node.service import NodeService
+from node.store import Outpoint
+from tests.blocks import Key, spend
 
 T = TypeVar("T")
 MODES = ["inprocess", "capnp"]
@@ -79,9 +87,11 @@ class MemoryChain(Chain):
         return txid in self.mempool
 
     async def broadcast_transaction(self, tx: bytes) -> str:
+        if tx[:1] == b"\xff":
+            raise TxRejected("TX decode failed")
         txid = txid_of(tx)
         if txid in self.mempool:
-            raise TxRejected("txn-already-in-mempool")
+            return txid  # as Core's BroadcastTransaction: already there is success
         self.mempool[txid] = tx
         self.notifier.publish(lambda n: n.transaction_added_to_mempool(tx))
         return txid
@@ -132,8 +142,74 @@ class Recorder(ChainNotifications):
         self._note("flushed", tip)
 
 
+class MemorySubject:
+    """The suite's handle on ``MemoryChain``."""
+
+    def __init__(self, _directory: Path) -> None:
+        self.impl = MemoryChain()
+        self._sent = 0
+
+    async def mine(self, count: int) -> None:
+        self.impl.mine(count)
+
+    async def blocks(self) -> list[ConnectedBlock]:
+        return self.impl.blocks
+
+    def subscriptions(self) -> int:
+        return len(self.impl.notifier.subscriptions)
+
+    async def new_tx(self) -> bytes:
+        self._sent += 1
+        return self._sent.to_bytes(4, "little") + bytes(60)
+
+    def close(self) -> None:
+        self.impl.notifier.close()
+
+
+class NodeSubject:
+    """The suite's handle on the real node: a ``NodeService`` over a chain state on disk.
+
+    It starts 101 blocks in, so that it has mature coinbases to spend.
+    """
+
+    KEY = Key.from_int(11)
+
+    def __init__(self, directory: Path) -> None:
+        self.impl = NodeService(ChainState.open(directory))
+        self._address = bech32.encode("bcrt", 0, self.KEY.script("p2wpkh")[2:])
+        self._spent = 0
+
+    async def mine(self, count: int) -> None:
+        await self.impl.execute_rpc("generatetoaddress", [str(count), self._address])
+
+    async def blocks(self) -> list[ConnectedBlock]:
+        store = self.impl.chain.store
+        tip = self.impl.chain.tip().height
+        return [await self.impl.block(hash_to_hex(store.hash_at(h))) for h in range(tip + 1)]
+
+    def subscriptions(self) -> int:
+        return len(self.impl.notifier.subscriptions)
+
+    async def new_tx(self) -> bytes:
+        """A signed spend of the next mature coinbase."""
+        self._spent += 1
+        chain = self.impl.chain
+        coinbase = chain.block(chain.store.hash_at(self._spent)).txs[0]
+        outpoint = Outpoint(txid(coinbase), 0)
+        coin = chain.coin(outpoint)
+        out = [(coin.value - 10_000, self.KEY.script("p2wpkh"))]
+        return serialize_transaction(spend([(outpoint, coin)], out, self.KEY))
+
+    def close(self) -> None:
+        self.impl.notifier.close()
+        self.impl.chain.close()
+
+
+SUBJECTS = {"memory": MemorySubject, "node": NodeSubject}
+
+
 @contextlib.asynccontextmanager
-async def reach(mode: str, chain: MemoryChain) -> AsyncIterator[Chain]:
+async def reach(mode: str, chain: Chain) -> AsyncIterator[Chain]:
     """``chain`` itself, or a proxy to it served on a socketpair."""
     if mode == "inprocess":
         yield chain
@@ -148,109 +224,120 @@ async def reach(mode: str, chain: MemoryChain) -> AsyncIterator[Chain]:
         connection.close()
         until.set()
         await server
-        chain.notifier.close()
 
 
-def run(mode: str, body: Callable[[Chain, MemoryChain], Awaitable[T]]) -> T:
-    async def main() -> T:
-        chain = MemoryChain()
-        async with reach(mode, chain) as remote:
-            return await body(remote, chain)
-
-    return protocol.run(main())
+Subject = MemorySubject | NodeSubject
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_tip_lookups_and_their_errors(mode: str):
-    async def body(remote: Chain, chain: MemoryChain) -> None:
-        chain.mine(3)
-        tip = await remote.tip()
-        assert tip == BlockRef(3, chain.blocks[3].hash)
-        assert await remote.block_hash(2) == chain.blocks[2].hash
-        assert await remote.block(chain.blocks[2].hash) == chain.blocks[2]
-        with pytest.raises(BlockNotFound, match="no block at height 4"):
-            await remote.block_hash(4)
+@pytest.fixture(params=[(s, m) for s in SUBJECTS for m in MODES], ids=lambda p: f"{p[0]}-{p[1]}")
+def run(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[..., Any]:
+    """Run a test body against one implementation, reached in-process or over Cap'n Proto."""
+    subject_name, mode = request.param
+
+    def runner(body: Callable[[Chain, Subject, int], Awaitable[T]]) -> T:
+        async def main() -> T:
+            subject = SUBJECTS[subject_name](tmp_path)
+            if isinstance(subject, NodeSubject):
+                await subject.mine(101)
+            try:
+                base = (await subject.impl.tip()).height
+                async with reach(mode, subject.impl) as remote:
+                    return await body(remote, subject, base)
+            finally:
+                subject.close()
+
+        return protocol.run(main())
+
+    return runner
+
+
+def test_tip_lookups_and_their_errors(run):
+    async def body(remote: Chain, subject: Subject, base: int) -> None:
+        await subject.mine(3)
+        blocks = await subject.blocks()
+        assert await remote.tip() == BlockRef(base + 3, blocks[-1].hash)
+        assert await remote.block_hash(base + 2) == blocks[base + 2].hash
+        assert await remote.block(blocks[base + 2].hash) == blocks[base + 2]
+        with pytest.raises(BlockNotFound, match=f"no block at height {base + 4}"):
+            await remote.block_hash(base + 4)
         with pytest.raises(BlockNotFound):
             await remote.block("ff" * 32)
-        locator = ["ee" * 32, chain.blocks[2].hash, chain.blocks[1].hash]
-        assert await remote.find_fork(locator) == BlockRef(2, chain.blocks[2].hash)
+        locator = ["ee" * 32, blocks[base + 2].hash, blocks[base + 1].hash]
+        assert await remote.find_fork(locator) == BlockRef(base + 2, blocks[base + 2].hash)
         assert await remote.relay_min_fee() == 1000
 
-    run(mode, body)
+    run(body)
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_broadcast_mempool_and_the_reject_reason(mode: str):
-    async def body(remote: Chain, chain: MemoryChain) -> None:
-        tx = bytes(range(60))
+def test_broadcast_mempool_and_the_reject_reason(run):
+    async def body(remote: Chain, subject: Subject, base: int) -> None:
+        tx = await subject.new_tx()
         txid = await remote.broadcast_transaction(tx)
-        assert txid == txid_of(tx)
+        assert txid == txid_of(tx) if isinstance(subject, MemorySubject) else len(txid) == 64
         assert await remote.in_mempool(txid)
         assert not await remote.in_mempool("00" * 32)
+        assert await remote.broadcast_transaction(tx) == txid  # again: already there, as Core
         with pytest.raises(TxRejected) as rejected:
-            await remote.broadcast_transaction(tx)
-        assert rejected.value.reason == "txn-already-in-mempool"
+            await remote.broadcast_transaction(b"\xff")
+        assert rejected.value.reason == "TX decode failed"
 
-    run(mode, body)
+    run(body)
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_blocks_arrive_in_order_exactly_once(mode: str):
-    async def body(remote: Chain, chain: MemoryChain) -> None:
+def test_blocks_arrive_in_order_exactly_once(run):
+    async def body(remote: Chain, subject: Subject, base: int) -> None:
         recorder = Recorder()
         await remote.handle_notifications(recorder)
-        chain.mine(50)
+        await subject.mine(50)
         await recorder.wait_for(50)
-        chain.mine(1)
+        await subject.mine(1)
         await recorder.wait_for(51)
-        assert recorder.heights() == list(range(1, 52))
-        assert [block for _, block in recorder.events] == chain.blocks[1:]
+        assert recorder.heights() == list(range(base + 1, base + 52))
+        assert [block for _, block in recorder.events] == (await subject.blocks())[base + 1 :]
 
-    run(mode, body)
+    run(body)
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_mempool_notifications_carry_the_transaction(mode: str):
-    async def body(remote: Chain, chain: MemoryChain) -> None:
+def test_mempool_notifications_carry_the_transaction(run):
+    async def body(remote: Chain, subject: Subject, base: int) -> None:
         recorder = Recorder()
         await remote.handle_notifications(recorder)
-        tx = b"\x02" + bytes(80)
+        tx = await subject.new_tx()
         await remote.broadcast_transaction(tx)
         await recorder.wait_for(1)
         assert recorder.events == [("tx_added", tx)]
 
-    run(mode, body)
+    run(body)
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_disconnect_stops_delivery(mode: str):
-    async def body(remote: Chain, chain: MemoryChain) -> None:
+def test_disconnect_stops_delivery(run):
+    async def body(remote: Chain, subject: Subject, base: int) -> None:
         first, second = Recorder(), Recorder()
         handler = await remote.handle_notifications(first)
-        chain.mine(3)
+        await subject.mine(3)
         await first.wait_for(3)
         await handler.disconnect()
-        assert len(chain.notifier.subscriptions) == 0
+        assert subject.subscriptions() == 0
         await remote.handle_notifications(second)
-        chain.mine(3)
+        await subject.mine(3)
         await second.wait_for(3)
-        assert first.heights() == [1, 2, 3]
-        assert second.heights() == [4, 5, 6]
+        assert first.heights() == [base + 1, base + 2, base + 3]
+        assert second.heights() == [base + 4, base + 5, base + 6]
 
-    run(mode, body)
+    run(body)
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_a_callback_that_raises_does_not_break_the_node(mode: str):
-    async def body(remote: Chain, chain: MemoryChain) -> None:
-        buggy, healthy = Recorder(raise_at=frozenset({2, 3})), Recorder()
+def test_a_callback_that_raises_does_not_break_the_node(run):
+    async def body(remote: Chain, subject: Subject, base: int) -> None:
+        buggy = Recorder(raise_at=frozenset({base + 2, base + 3}))
+        healthy = Recorder()
         await remote.handle_notifications(buggy)
         await remote.handle_notifications(healthy)
-        chain.mine(5)
+        await subject.mine(5)
         await buggy.wait_for(5)  # every event still offered after the failures
         await healthy.wait_for(5)
-        assert buggy.heights() == healthy.heights() == [1, 2, 3, 4, 5]
-        assert (await remote.tip()).height == 5
-        assert len(chain.notifier.subscriptions) == 2
+        assert buggy.heights() == healthy.heights() == list(range(base + 1, base + 6))
+        assert (await remote.tip()).height == base + 5
+        assert subject.subscriptions() == 2
 
-    run(mode, body)
+    run(body)
