@@ -32,6 +32,9 @@ T = TypeVar("T")
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
 CLI_TIMEOUT_S = 10.0
+# Node and wallet methods may run long (generatetoaddress 5000): bitcoin-cli's own
+# -rpcclienttimeout default. A dead node or wallet still fails at once (disconnected).
+RPC_TIMEOUT_S = 900.0
 STOP_DEADLINE_S = 300.0  # the supervisor's own stop is bounded by SIGKILL; this is a backstop
 
 
@@ -99,13 +102,17 @@ async def supervise(settings: Settings, datadir: Path, path: Path, sink: Sink) -
 # -- talking to a running supervisor --------------------------------------------------------
 
 
-def ask(args: argparse.Namespace, call: Callable[[Control], Awaitable[T]]) -> T:
+def ask(
+    args: argparse.Namespace,
+    call: Callable[[Control], Awaitable[T]],
+    timeout_s: float = CLI_TIMEOUT_S,
+) -> T:
     """Run ``call`` against the supervisor of this datadir; one-line failures otherwise."""
     datadir = datadir_of(args)
 
     async def session() -> T:
         try:
-            connection = await protocol.connect_unix(socket_path(datadir), Control, CLI_TIMEOUT_S)
+            connection = await protocol.connect_unix(socket_path(datadir), Control, timeout_s)
         except (OSError, ValueError):
             raise Failure(f"no supervisor is running on {datadir}") from None
         try:
@@ -238,7 +245,7 @@ def cmd_node(args: argparse.Namespace) -> int:
     async def call(control: Control) -> str:
         return await (await control.node()).execute_rpc(args.method, args.params)
 
-    print_result(ask(args, call))
+    print_result(ask(args, call, RPC_TIMEOUT_S))
     return EXIT_OK
 
 
@@ -246,7 +253,7 @@ def cmd_wallet(args: argparse.Namespace) -> int:
     async def call(control: Control) -> str:
         return await (await control.wallet(args.wallet)).execute_rpc(args.method, args.params)
 
-    print_result(ask(args, call))
+    print_result(ask(args, call, RPC_TIMEOUT_S))
     return EXIT_OK
 
 
