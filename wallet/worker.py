@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import structlog
+
 from ipc.interfaces import Chain, Init, Wallet
 from ipc.process import WorkerContext, WorkerInit
 from wallet.service import WalletService
@@ -9,14 +13,36 @@ from wallet.service import WalletService
 DEFAULT_WALLET = "default"
 
 
+log = structlog.get_logger()
+
+
+def attach_in_background(service: WalletService, chain: Chain) -> asyncio.Task[None]:
+    """Bind ``service`` to ``chain`` and let it catch up without holding up the caller.
+
+    A wallet far behind must not outlast the deadline of the call that wires it;
+    meanwhile it answers from its own db, as Core's wallet does while it rescans.
+    A catch-up cut short by the node going away resumes at the next wiring.
+    """
+
+    def report(task: asyncio.Task[None]) -> None:
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            log.warning("wallet_catch_up_interrupted", error=repr(error))
+
+    task = asyncio.get_running_loop().create_task(service.attach(chain))
+    task.add_done_callback(report)
+    return task
+
+
 class WalletInit(WorkerInit):
     def __init__(self, context: WorkerContext, service: WalletService) -> None:
         super().__init__(context)
         self.service = service
+        self._attaching: asyncio.Task[None] | None = None  # held: asyncio keeps only weak refs
 
     async def make_wallet(self, chain: Chain) -> Wallet:
         """Bind the one wallet of this process to ``chain``; again after every node restart."""
-        await self.service.attach(chain)
+        self._attaching = attach_in_background(self.service, chain)
         return self.service
 
 
