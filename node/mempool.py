@@ -29,6 +29,7 @@ from fractions import Fraction
 
 from embit.transaction import Transaction
 
+from bitcoin.addresses import witness_program as parse_witness_program
 from bitcoin.primitives import (
     COIN,
     COINBASE_MATURITY,
@@ -49,7 +50,6 @@ from bitcoin.primitives import (
 )
 from node import validation
 from node.script import count_sigops, is_push_only, iter_ops, script_type, transaction_sigop_cost
-from node.script import witness_program as parse_witness_program
 from node.store import Coin, Outpoint
 from node.validation import CoinView, Invalid, outpoint_of
 

@@ -33,6 +33,7 @@ import coincurve
 from embit.script import Script
 from embit.transaction import Transaction
 
+from bitcoin.addresses import witness_program
 from bitcoin.primitives import (
     OP_0,
     OP_1,
@@ -229,18 +230,6 @@ def is_push_only(script: bytes) -> bool:
         return all(opcode <= OP_16 for opcode, _ in iter_ops(script))
     except ValueError:
         return False
-
-
-def witness_program(script: bytes) -> tuple[int, bytes] | None:
-    """Core's CScript::IsWitnessProgram: (version, program) or None."""
-    if not 4 <= len(script) <= 42:
-        return None
-    if script[0] != OP_0 and not OP_1 <= script[0] <= OP_16:
-        return None
-    if script[1] + 2 != len(script):
-        return None
-    version = 0 if script[0] == OP_0 else script[0] - (OP_1 - 1)
-    return version, script[2:]
 
 
 def _pubkey_len(header: int) -> int:

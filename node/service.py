@@ -12,9 +12,9 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from embit import base58, bech32
 from embit.transaction import Transaction
 
+from bitcoin.addresses import AddressError, address_to_script
 from bitcoin.primitives import (
     COIN,
     Block,
@@ -51,9 +51,7 @@ from node.miner import build_block, fill_witness_nonce
 from node.notifications import Notifier
 from node.store import BlockRecord, Outpoint
 
-REGTEST_HRP = "bcrt"
 DEFAULT_MAX_FEE_RATE = 10_000_000  # sat/kvB: sendrawtransaction's default maxfeerate 0.10 BTC/kvB
-REGTEST_BASE58 = {0x6F: "p2pkh", 0xC4: "p2sh"}
 MIN_RELAY_FEE = 1000  # sat per kvB, Core's default -minrelaytxfee
 MAX_GENERATE = 10_000
 
@@ -70,21 +68,10 @@ def difficulty(bits: int) -> float:
 
 def address_script(address: str) -> bytes:
     """The output script of a regtest address; Core's "Invalid address" error otherwise."""
-    if address.lower().startswith(REGTEST_HRP + "1"):
-        version, program = bech32.decode(REGTEST_HRP, address)
-        if version is None or program is None:
-            raise InvalidAddress("Error: Invalid address")
-        return bytes([version + 0x50 if version else 0, len(program), *program])
     try:
-        payload = base58.decode_check(address)
-    except Exception:
+        return address_to_script(address)
+    except AddressError:
         raise InvalidAddress("Error: Invalid address") from None
-    kind = REGTEST_BASE58.get(payload[0]) if len(payload) == 21 else None
-    if kind == "p2pkh":
-        return b"\x76\xa9\x14" + payload[1:] + b"\x88\xac"
-    if kind == "p2sh":
-        return b"\xa9\x14" + payload[1:] + b"\x87"
-    raise InvalidAddress("Error: Invalid address")
 
 
 def btc_to_sat(text: str) -> int:

@@ -33,6 +33,7 @@ from embit.script import Script, Witness
 from embit.transaction import Transaction, TransactionInput, TransactionOutput
 from structlog.testing import capture_logs
 
+from bitcoin.addresses import AddressError, address_to_script
 from bitcoin.primitives import (
     COINBASE_PREVOUT_INDEX,
     GENESIS_HASH,
@@ -74,7 +75,7 @@ from ipc.interfaces import (
     WorkerUnavailable,
 )
 from wallet.db import WalletDB
-from wallet.keys import CHANGE, RECEIVE, AddressError, Keychain, address_to_script
+from wallet.keys import CHANGE, RECEIVE, Keychain
 from wallet.rpcjson import btc, dumps, parse_amount
 from wallet.service import MATURE_CONFIRMATIONS, WalletService
 

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from embit.script import Script, Witness, p2pkh
 from embit.transaction import Transaction, TransactionInput, TransactionOutput
 
+from bitcoin.addresses import witness_program
 from bitcoin.primitives import compact_size, tx_vsize
-from wallet.keys import Keychain, witness_program
+from wallet.keys import Keychain
 
 SEQUENCE_RBF = 0xFFFFFFFD  # BIP125-replaceable, Core's default since v24
 DUST_RELAY_FEE = 3000  # sat per kvB, Core's -dustrelayfee

@@ -29,6 +29,7 @@ from typing import Any
 import structlog
 from embit.transaction import Transaction
 
+from bitcoin.addresses import REGTEST, AddressError, address_to_script, script_to_address
 from bitcoin.primitives import (
     COINBASE_MATURITY,
     Block,
@@ -55,7 +56,7 @@ from ipc.interfaces import (
 from ipc.rpcparams import parse_bool, parse_int
 from wallet import send
 from wallet.db import ACTIVE, WALLET_FILE, TxRow, WalletDB
-from wallet.keys import CHANGE, RECEIVE, REGTEST, AddressError, address_to_script, script_to_address
+from wallet.keys import CHANGE, RECEIVE
 from wallet.rpcjson import AmountError, btc, dumps, parse_amount
 
 log = structlog.get_logger()
