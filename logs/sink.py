@@ -69,7 +69,8 @@ class Sink:
             try:
                 self.file.write(line)
             except OSError as error:  # disk full: say so where we still can
-                self._to_console({**record, "log_file_error": str(error)}, to_json(record))
+                record = {**record, "log_file_error": str(error)}
+                line = to_json(record)
         self._to_console(record, line)
 
     def _to_console(self, record: Mapping[str, Any], line: str) -> None:
