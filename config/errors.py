@@ -7,6 +7,7 @@ the file, the environment and the command line.
 
 import difflib
 import re
+from collections.abc import Iterator
 
 from pydantic import BaseModel, ValidationError
 
@@ -27,22 +28,52 @@ class ConfigError(Exception):
 
 def show(value: object) -> str:
     """Values are shown in TOML's own notation (the config language), on one
-    line and cut short, so an error line stays a line."""
-    text = _render(value)
-    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
+    line and cut short, so an error line stays a line.
+
+    Rendering stops as soon as the line is full: every level of nesting
+    costs at least one character, so neither a deep value nor a huge one
+    costs more than the few dozen characters that are shown."""
+    shown: list[str] = []
+    length = 0
+    for piece in _pieces(value):
+        shown.append(piece)
+        length += len(piece)
+        if length > _MAX_SHOWN:
+            return "".join(shown)[: _MAX_SHOWN - 3] + "..."
+    return "".join(shown)
 
 
-def _render(value: object) -> str:
+def _pieces(value: object) -> Iterator[str]:
     if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return repr(value)
-    if isinstance(value, dict):
-        items = ", ".join(f"{_key(k)} = {_render(v)}" for k, v in value.items())
-        return "{" + items + "}"
-    if isinstance(value, list):
-        return "[" + ", ".join(_render(v) for v in value) + "]"
-    return str(value)
+        yield "true" if value else "false"
+    elif isinstance(value, str):
+        yield repr(value)
+    elif isinstance(value, int):
+        yield _integer(value)
+    elif isinstance(value, dict):
+        yield "{"
+        for index, (key, item) in enumerate(value.items()):
+            yield f"{', ' if index else ''}{_key(key)} = "
+            yield from _pieces(item)
+        yield "}"
+    elif isinstance(value, list):
+        yield "["
+        for index, item in enumerate(value):
+            if index:
+                yield ", "
+            yield from _pieces(item)
+        yield "]"
+    else:
+        yield str(value)
+
+
+def _integer(value: int) -> str:
+    """Python refuses to print an integer of more than 4300 digits, which a
+    TOML hex literal can give; hex has no such limit and is TOML too."""
+    try:
+        return str(value)
+    except ValueError:
+        return hex(value)
 
 
 def _key(part: object) -> str:

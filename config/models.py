@@ -7,6 +7,9 @@ strings (``"5"`` -> 5), but lax mode also turns ``true`` into 1, so a TOML
 strings. ``Count`` and ``Seconds`` therefore stay lax and put one check in
 front that refuses booleans; they also refuse inf and nan, which lax floats
 accept from strings and TOML alike and which no duration here can mean.
+``Count`` is also held to TOML's 64-bit integers: tomllib reads hex of any
+length, and an integer of thousands of digits passed validation only to make
+printing the effective config fail.
 """
 
 from typing import Annotated, Any, Literal
@@ -32,7 +35,7 @@ def _lower(value: object) -> object:
     return value.lower() if isinstance(value, str) else value
 
 
-Count = Annotated[int, BeforeValidator(_refuse_bool)]
+Count = Annotated[int, BeforeValidator(_refuse_bool), Field(le=2**63 - 1)]
 Seconds = Annotated[float, BeforeValidator(_refuse_bool), Field(allow_inf_nan=False)]
 
 RestartPolicy = Literal["permanent", "transient", "temporary"]
