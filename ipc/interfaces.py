@@ -6,6 +6,9 @@ returns plain Python values (int, str, bytes, dataclasses, lists of them), so
 an in-process implementation and a remote proxy are interchangeable. Nothing
 here knows about the wire.
 
+Each interface names its ``peer`` ("the node") for messages a user may read:
+a method name such as ``Chain.relay_min_fee`` is ours, not theirs.
+
 Errors carry a stable ``code`` because a remote exception arrives as a generic
 transport error; the wire layer sends the code and message and the caller gets
 the same class back, never the remote traceback.
@@ -13,6 +16,9 @@ the same class back, never the remote traceback.
 
 from __future__ import annotations
 
+import errno
+import os
+import sqlite3
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
@@ -100,12 +106,58 @@ class InsufficientFunds(SplitdError):
     code = "insufficient_funds"
 
 
+class RequestTooLarge(SplitdError):
+    """A call too big for the wire; refused by the caller before anything is sent."""
+
+    code = "too_large"
+
+
+class StartFailure(SplitdError):
+    """A worker cannot start, for a reason its message gives in one line (a wallet file
+    that is not ours, a database it cannot open): logged as that line, no traceback."""
+
+    code = "start_failure"
+
+
+# What the disk, not the code, is to blame for: the user can act on these.
+_STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EACCES})
+_SQLITE_STORAGE = frozenset(
+    {sqlite3.SQLITE_FULL, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN}
+)
+
+
+class StorageError(SplitdError):
+    """The peer could not write its database (a full or read-only disk): the cause, as the
+    operating system or sqlite said it, for the user to act on."""
+
+    code = "storage"
+
+    @classmethod
+    def of(cls, error: BaseException) -> StorageError | None:
+        """The storage failure behind ``error`` (or its causes), or None if it is no such
+        failure: a sqlite error about SQL itself is a bug and stays an internal error."""
+        seen: BaseException | None = error
+        while seen is not None:
+            if isinstance(seen, OSError) and seen.errno in _STORAGE_ERRNOS:
+                return cls(seen.strerror or os.strerror(seen.errno))
+            if isinstance(seen, sqlite3.Error):
+                code = getattr(seen, "sqlite_errorcode", 0) & 0xFF  # the primary result code
+                if code == sqlite3.SQLITE_FULL:
+                    return cls(f"{os.strerror(errno.ENOSPC)} ({seen})")
+                if code in _SQLITE_STORAGE:
+                    return cls(str(seen))
+            seen = seen.__cause__
+        return None
+
+
 class Init(ABC):
     """What every worker serves on its socket: the first capability handed out.
 
     Modelled on Bitcoin Core's init.capnp: a liveness probe, an orderly exit,
     and (later) factories for the worker's other interfaces.
     """
+
+    peer: ClassVar[str] = "the worker"  # who serves it, as a user-facing message names it
 
     @abstractmethod
     async def ping(self) -> None:
@@ -161,6 +213,9 @@ class SupervisorStatus:
 class Control(ABC):
     """What the supervisor serves on its control socket for the ``splitd`` CLI."""
 
+    peer: ClassVar[str] = "the supervisor"
+    lost: ClassVar[str] = "the supervisor stopped during the call"  # it is nobody's to restart
+
     @abstractmethod
     async def status(self) -> SupervisorStatus: ...
 
@@ -201,6 +256,8 @@ class ConnectedBlock:
 class Handler(ABC):
     """A subscription; ``disconnect`` ends it. Dropping the last reference does too."""
 
+    peer: ClassVar[str] = "the node"
+
     @abstractmethod
     async def disconnect(self) -> None: ...
 
@@ -210,6 +267,8 @@ class ChainNotifications(ABC):
 
     Modelled on Bitcoin Core's ``interfaces::Chain::Notifications``.
     """
+
+    peer: ClassVar[str] = "the wallet"
 
     @abstractmethod
     async def block_connected(self, block: ConnectedBlock) -> None: ...
@@ -230,6 +289,8 @@ class ChainNotifications(ABC):
 class Chain(ABC):
     """What a wallet needs from a node, and no more (Bitcoin Core's ``interfaces::Chain``)."""
 
+    peer: ClassVar[str] = "the node"
+
     @abstractmethod
     async def tip(self) -> BlockRef: ...
 
@@ -246,7 +307,9 @@ class Chain(ABC):
         """The first of ``locator`` (newest first) on the active chain: where to rescan from."""
 
     @abstractmethod
-    async def in_mempool(self, txid: str) -> bool: ...
+    async def mempool_transactions(self) -> list[bytes]:
+        """Every mempool transaction, parents before children: Core's
+        ``requestMempoolTransactions``, so a wallet that was away learns what the node holds."""
 
     @abstractmethod
     async def broadcast_transaction(self, tx: bytes) -> str:
@@ -267,6 +330,8 @@ class Node(ABC):
     Bitcoin Core's (CONTRACT.md), and JSON is what they are defined in.
     """
 
+    peer: ClassVar[str] = "the node"
+
     @abstractmethod
     async def execute_rpc(self, method: str, params: list[str]) -> str:
         """Run ``method`` with bitcoin-cli's words as ``params``; the result as JSON text.
@@ -278,6 +343,8 @@ class Node(ABC):
 
 class Wallet(ABC):
     """The wallet's face to users; like ``Node``, Bitcoin Core's method names and shapes."""
+
+    peer: ClassVar[str] = "the wallet"
 
     @abstractmethod
     async def execute_rpc(self, method: str, params: list[str]) -> str: ...

@@ -28,7 +28,7 @@ import setproctitle
 import structlog
 
 from ipc.capnp import protocol
-from ipc.interfaces import Chain, Init, Node, Unsupported, Wallet
+from ipc.interfaces import Chain, Init, Node, StartFailure, Unsupported, Wallet
 from logs.structured import configure
 
 PR_SET_PDEATHSIG = 1
@@ -103,6 +103,9 @@ def worker_main(launch: Launch, sock: socket.socket, stdout: FdHandle, stderr: F
     )
     try:
         stopped = protocol.run(_serve(launch, sock))
+    except StartFailure as failure:  # a reason, not a bug: one line says it all
+        log.error("worker_cannot_start", reason=failure.message)
+        sys.exit(1)
     except Exception:
         log.exception("worker_crashed")
         sys.exit(1)

@@ -6,14 +6,18 @@ bitcoin-cli does); both sides parse them the same way and fail the same way.
 
 from __future__ import annotations
 
+import re
+
 from ipc.interfaces import InvalidParameter
+
+# What JSON calls an integer; int() also takes " 1", "1_000", "+1" and Arabic-Indic digits.
+_INTEGER = re.compile(r"-?(0|[1-9][0-9]*)")
 
 
 def parse_int(text: str, name: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise InvalidParameter(f"{name}: not an integer (got {text!r})") from None
+    if not _INTEGER.fullmatch(text):
+        raise InvalidParameter(f"{name}: not an integer (got {text!r})")
+    return int(text)
 
 
 def parse_bool(text: str, name: str) -> bool:

@@ -92,27 +92,42 @@ class ChainState:
 
     # -- submitting ---------------------------------------------------------------------------
 
-    def submit(self, raw: bytes) -> tuple[str | None, list[Change]]:
+    def submit(
+        self, raw: bytes, changes: list[Change] | None = None
+    ) -> tuple[str | None, list[Change]]:
         """``submitblock``: None when the block is now on the active chain, else Core's answer
         (a reject reason, ``duplicate``, or ``inconclusive`` for a valid side branch);
-        with the tip changes made."""
+        with the tip changes made.
+
+        ``changes``, if given, is filled in as the tip moves, so a caller whose submit
+        fails half-way (a full disk) still learns, and can announce, what did change.
+        """
+        changes = [] if changes is None else changes
         try:
             block = Block.parse(raw)
         except (DeserializationError, ValueError):
-            return "block decode failed", []
+            return "block decode failed", changes
         hash = block.header.hash_bytes
         known = self.store.block_record(hash)
         if known is not None:
-            return ("duplicate-invalid" if known.status == "invalid" else "duplicate"), []
+            return self._known(known, changes), changes
         reason = self._accept(block, raw)
         if reason is not None:
-            return reason, []
-        changes, failures = self.activate()
+            return reason, changes
+        _, failures = self.activate(changes)
         if hash in failures:
             return failures[hash], changes
         if self.store.height_of(hash) is None:
             return "inconclusive", changes
         return None, changes
+
+    def _known(self, known: BlockRecord, changes: list[Change]) -> str:
+        """A block we have: Core's ProcessNewBlock activates even then, so one stored by a
+        submit whose connect failed (a full disk) becomes the tip now."""
+        if known.status == "invalid":
+            return "duplicate-invalid"
+        self.activate(changes)
+        return "duplicate"
 
     def _accept(self, block: Block, raw: bytes) -> str | None:
         """Core's AcceptBlock: every check that needs no coins, then store it on its branch."""
@@ -131,12 +146,15 @@ class ChainState:
         self.store.add_block(self._record(block, parent.height + 1, parent.chain_work), raw)
         return None
 
-    def activate(self) -> tuple[list[Change], dict[bytes, str]]:
+    def activate(
+        self, changes: list[Change] | None = None
+    ) -> tuple[list[Change], dict[bytes, str]]:
         """Move the tip to the most-work valid branch (Core's ActivateBestChain).
 
-        Returns the changes made, in order, and the reasons of blocks found invalid.
+        Returns the changes made, in order (appended to ``changes`` as they are made),
+        and the reasons of blocks found invalid.
         """
-        changes: list[Change] = []
+        changes = [] if changes is None else changes
         failures: dict[bytes, str] = {}
         while True:
             best = self.store.best_block()

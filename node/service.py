@@ -7,14 +7,14 @@ regtest (CONTRACT.md), so ``splitd node ...`` reads like ``bitcoin-cli``.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Awaitable, Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from embit.transaction import Transaction
 
-from bitcoin.addresses import AddressError, address_to_script
+from bitcoin.addresses import AddressError, address_to_script, script_to_address
+from bitcoin.amounts import btc, dumps
 from bitcoin.primitives import (
     COIN,
     Block,
@@ -39,17 +39,19 @@ from ipc.interfaces import (
     InvalidAddress,
     InvalidParameter,
     Node,
+    StorageError,
     TxNotFound,
     TxRejected,
     UnknownMethod,
 )
-from ipc.rpcparams import parse_int
+from ipc.rpcparams import parse_bool, parse_int
 from node import validation
 from node.chainstate import ChainState, Change
-from node.mempool import Mempool, fee_for
+from node.mempool import MEMPOOL_HEIGHT, Mempool, fee_for
 from node.miner import build_block, fill_witness_nonce
 from node.notifications import Notifier
-from node.store import BlockRecord, Outpoint
+from node.script import script_type
+from node.store import BlockRecord, Outpoint, StoreError
 
 DEFAULT_MAX_FEE_RATE = 10_000_000  # sat/kvB: sendrawtransaction's default maxfeerate 0.10 BTC/kvB
 MIN_RELAY_FEE = 1000  # sat per kvB, Core's default -minrelaytxfee
@@ -115,6 +117,7 @@ class NodeService(Node, Chain):
             "generatetoaddress": self.generatetoaddress,
             "sendrawtransaction": self.sendrawtransaction,
             "getrawtransaction": self.getrawtransaction,
+            "gettxout": self.gettxout,
             "getmempoolinfo": self.getmempoolinfo,
             "getrawmempool": self.getrawmempool,
         }
@@ -129,7 +132,11 @@ class NodeService(Node, Chain):
             result = await handler(*params)
         except TypeError:
             raise InvalidParameter(f"{method}: wrong number of arguments") from None
-        return json.dumps(result)
+        except StoreError as error:
+            if (storage := StorageError.of(error)) is not None:
+                raise storage from error
+            raise
+        return dumps(result)
 
     async def getblockcount(self) -> int:
         return self.chain.tip().height
@@ -138,7 +145,8 @@ class NodeService(Node, Chain):
         return hash_to_hex(self.chain.tip().hash)
 
     async def getblockhash(self, height: str) -> str:
-        found = self.chain.store.hash_at(parse_int(height, "height"))
+        wanted = parse_int(height, "height")
+        found = self.chain.store.hash_at(wanted) if 0 <= wanted <= self.chain.tip().height else None
         if found is None:
             raise InvalidParameter("Block height out of range")
         return hash_to_hex(found)
@@ -188,9 +196,7 @@ class NodeService(Node, Chain):
             raise InvalidParameter("Block does not start with a coinbase")
         if fill_witness_nonce(block):
             raw = block.serialize()
-        reason, changes = self.chain.submit(raw)
-        self._publish(changes)
-        return reason
+        return self._submit(raw)
 
     async def generatetoaddress(self, nblocks: str, address: str) -> list[str]:
         count = parse_int(nblocks, "nblocks")
@@ -210,10 +216,12 @@ class NodeService(Node, Chain):
                 txs=txs,
                 fees=fees,
             )
-            reason, changes = self.chain.submit(block.serialize())
-            if reason is not None:
+            reason = self._submit(block.serialize())
+            # "duplicate": the same block (same second, same template) was stored by a
+            # call whose connect failed, and is connected now.
+            mined = block.header.hash_bytes
+            if reason not in (None, "duplicate") or self.chain.tip().hash != mined:
                 raise InvalidParameter(f"generated block rejected: {reason}")
-            self._publish(changes)
             hashes.append(block.hash)
             await asyncio.sleep(0)  # a long run must not starve health checks and other calls
         return hashes
@@ -246,6 +254,30 @@ class NodeService(Node, Chain):
             return raw
         return {"txid": txid, "hash": hash_to_hex(wtxid(tx)), "hex": raw, "vsize": tx_vsize(tx)}
 
+    async def gettxout(self, txid: str, n: str, include_mempool: str = "true") -> Any:
+        """Core's gettxout: an unspent output, or null (spent, or never there). With the
+        mempool (the default) an output a mempool transaction spends is spent, and one a
+        mempool transaction creates is there with 0 confirmations."""
+        outpoint = Outpoint(parse_hash(txid, "txid"), parse_int(n, "n"))
+        view = self.mempool if parse_bool(include_mempool, "include_mempool") else self.chain
+        coin = view.coin(outpoint)
+        if coin is None:
+            return None
+        tip = self.chain.tip()
+        unconfirmed = coin.height == MEMPOOL_HEIGHT
+        script = coin.script_pubkey
+        described: dict[str, Any] = {"hex": script.hex()}
+        if (address := script_to_address(script)) is not None:
+            described["address"] = address
+        described["type"] = script_type(script)
+        return {
+            "bestblock": hash_to_hex(tip.hash),
+            "confirmations": 0 if unconfirmed else tip.height - coin.height + 1,
+            "value": btc(coin.value),
+            "scriptPubKey": described,
+            "coinbase": coin.coinbase,
+        }
+
     async def getmempoolinfo(self) -> dict[str, object]:
         return self.mempool.info()
 
@@ -277,8 +309,8 @@ class NodeService(Node, Chain):
                 return BlockRef(height, hash)
         return BlockRef(0, await self.block_hash(0))
 
-    async def in_mempool(self, txid: str) -> bool:
-        return parse_hash(txid, "txid") in self.mempool
+    async def mempool_transactions(self) -> list[bytes]:
+        return [serialize_transaction(entry.tx) for entry in self.mempool.entries()]
 
     async def broadcast_transaction(self, tx: bytes) -> str:
         try:
@@ -349,6 +381,16 @@ class NodeService(Node, Chain):
         raw = serialize_transaction(tx)
         self.notifier.publish(lambda n: n.transaction_added_to_mempool(raw))
         return hash_to_hex(txid_bytes)
+
+    def _submit(self, raw: bytes) -> str | None:
+        """Into the chain state; whatever moved the tip is announced, even if a later step
+        failed (a full disk half-way through a reorg)."""
+        changes: list[Change] = []
+        try:
+            reason, _ = self.chain.submit(raw, changes)
+        finally:
+            self._publish(changes)
+        return reason
 
     def _publish(self, changes: list[Change]) -> None:
         """Tell every subscriber, in the order the tip moved, with the mempool kept in step."""

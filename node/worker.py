@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from ipc.interfaces import Chain, Init, Node
+from ipc.interfaces import Chain, Init, Node, StartFailure
 from ipc.process import WorkerContext, WorkerInit
 from node.chainstate import ChainState
 from node.service import NodeService
+from node.store import StoreError
 
 
 class NodeInit(WorkerInit):
@@ -23,8 +24,11 @@ class NodeInit(WorkerInit):
 def open_node(context: WorkerContext) -> NodeService:
     """Open the chain state; a node that cannot is a node that cannot start."""
     directory = context.launch.datadir / "node"
-    directory.mkdir(parents=True, exist_ok=True)
-    return NodeService(ChainState.open(directory))
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return NodeService(ChainState.open(directory))
+    except (OSError, StoreError) as error:
+        raise StartFailure(f"the chain store cannot open: {error}") from error
 
 
 async def make_init(context: WorkerContext) -> Init:

@@ -177,7 +177,7 @@ class Arbiter:
         if worker is None:
             raise UnknownWorker(f"no worker {name!r}; workers: {', '.join(self.workers)}")
         if worker.state is not State.RUNNING or worker.connection is None:
-            raise WorkerUnavailable(f"{name} is {worker.state}")
+            raise WorkerUnavailable(f"the {name} is not running ({worker.state}); retry")
         return worker.connection.remote
 
     def wallet(self, name: str) -> Wallet:

@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ import pytest
 from ipc.capnp import protocol
 from ipc.interfaces import Control, SplitdError
 from supervisor.cli import status_json
-from tests.procs import descendants
+from tests.procs import descendants, wait_until
 
 T = TypeVar("T")
 SPLITD = [sys.executable, "-m", "supervisor"]
@@ -34,18 +33,6 @@ FAST = {
     "restart.backoff_initial_s": "0.05",
     "restart.backoff_max_s": "0.2",
 }
-
-
-def wait_until(check: Callable[[], T | None], timeout: float, what: str) -> T:
-    """Poll ``check`` until it returns something truthy; fail with ``what`` at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)
 
 
 def splitd_cli(
@@ -128,6 +115,50 @@ def datadir() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
+def start_supervisor(
+    datadir: Path,
+    *,
+    command: list[str] = SPLITD,
+    output: Path | None = None,
+    popen: dict[str, Any] | None = None,
+    **settings: str,
+) -> Running:
+    """``COMMAND run --datadir DATADIR`` with FAST settings plus ``settings``.
+
+    Its output goes to ``output``, by default ``DATADIR/run.out`` (which creates nothing
+    if DATADIR exists: pass another path for a datadir ``run`` is to create). ``popen``:
+    more of ``subprocess.Popen``'s arguments (``umask``, ``user``, ``group``...).
+    """
+    sets = [
+        arg for key, value in {**FAST, **settings}.items() for arg in ("--set", f"{key}={value}")
+    ]
+    log = (output or datadir / "run.out").open("ab")
+    process = subprocess.Popen(
+        [*command, "run", "--datadir", str(datadir), *sets],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        **(popen or {}),
+    )
+    return Running(datadir, process)
+
+
+def stop_supervisors(started: list[Running]) -> None:
+    """SIGTERM each (SIGKILL after 15 s), then SIGKILL whatever was below it."""
+    for running in started:
+        below = descendants(running.process.pid)
+        if running.process.poll() is None:
+            running.process.send_signal(signal.SIGTERM)
+            try:
+                running.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                running.process.kill()
+                running.process.wait()
+        for pid in below:  # a failed test must not leave workers behind for the next
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
 @pytest.fixture
 def splitd(datadir: Path) -> Iterator[Callable[..., Running]]:
     """Start ``splitd run`` on ``datadir`` with FAST settings plus any given; stop it after."""
@@ -151,15 +182,18 @@ def splitd(datadir: Path) -> Iterator[Callable[..., Running]]:
         return running
 
     yield start
-    for running in started:
-        below = descendants(running.process.pid)
-        if running.process.poll() is None:
-            running.process.send_signal(signal.SIGTERM)
-            try:
-                running.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                running.process.kill()
-                running.process.wait()
-        for pid in below:  # a failed test must not leave workers behind for the next
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+    stop_supervisors(started)
+
+
+@pytest.fixture
+def supervisors() -> Iterator[Callable[..., Running]]:
+    """Like ``splitd``, taking ``start_supervisor``'s arguments: datadir, command, Popen's."""
+    started: list[Running] = []
+
+    def start(datadir: Path, **options: Any) -> Running:
+        running = start_supervisor(datadir, **options)
+        started.append(running)
+        return running
+
+    yield start
+    stop_supervisors(started)

@@ -83,8 +83,8 @@ class MemoryChain(Chain):
                 return BlockRef(on_chain[hash].height, hash)
         return BlockRef(0, self.blocks[0].hash)
 
-    async def in_mempool(self, txid: str) -> bool:
-        return txid in self.mempool
+    async def mempool_transactions(self) -> list[bytes]:
+        return list(self.mempool.values())
 
     async def broadcast_transaction(self, tx: bytes) -> str:
         if tx[:1] == b"\xff":
@@ -274,9 +274,9 @@ def test_broadcast_mempool_and_the_reject_reason(run):
         tx = await subject.new_tx()
         txid = await remote.broadcast_transaction(tx)
         assert txid == txid_of(tx) if isinstance(subject, MemorySubject) else len(txid) == 64
-        assert await remote.in_mempool(txid)
-        assert not await remote.in_mempool("00" * 32)
+        assert await remote.mempool_transactions() == [tx]
         assert await remote.broadcast_transaction(tx) == txid  # again: already there, as Core
+        assert await remote.mempool_transactions() == [tx]
         with pytest.raises(TxRejected) as rejected:
             await remote.broadcast_transaction(b"\xff")
         assert rejected.value.reason == "TX decode failed"

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from embit import bech32
@@ -49,7 +51,7 @@ def test_a_spend_goes_through_the_mempool_into_a_block(tmp_path: Path):
         assert json.loads(await node.execute_rpc("getrawmempool", [])) == [sent]
         assert json.loads(await node.execute_rpc("getmempoolinfo", []))["size"] == 1
         assert json.loads(await node.execute_rpc("getrawtransaction", [sent])) == raw
-        assert await node.in_mempool(sent)
+        assert await node.mempool_transactions() == [serialize_transaction(tx)]
         with pytest.raises(TxRejected, match=r"^txn-mempool-conflict$"):
             conflict = spend([(outpoint, coin)], [(coin.value - 20_000, key.script("p2wpkh"))], key)
             await node.broadcast_transaction(serialize_transaction(conflict))
@@ -77,5 +79,42 @@ def test_submitblock_supplies_a_missing_witness_reserved_value_as_core_does(tmp_
         block.txs[0].vin[0].witness = Witness([])  # as a miner that forgot it would send
         assert await node.execute_rpc("submitblock", [block.serialize().hex()]) == "null"
         assert node.chain.tip().height == 2
+
+    asyncio.run(body())
+
+
+def test_gettxout_sees_the_mempool_unless_told_not_to(tmp_path: Path):
+    async def body() -> None:
+        key = Key.from_int(5)
+        node = await mined_node(tmp_path, key, 101)
+        first = node.chain.block(node.chain.store.hash_at(1))
+        outpoint = Outpoint(txid(first.txs[0]), 0)
+        coin = node.chain.coin(outpoint)
+        shown = outpoint.txid[::-1].hex()
+
+        async def gettxout(*params: str) -> Any:
+            return json.loads(await node.execute_rpc("gettxout", list(params)), parse_float=Decimal)
+
+        confirmed = await gettxout(shown, "0")
+        assert confirmed["confirmations"] == 101
+        assert confirmed["value"] == Decimal("50.00000000")
+        assert confirmed["coinbase"] is True
+        assert confirmed["scriptPubKey"] == {
+            "hex": key.script("p2wpkh").hex(),
+            "address": address_of(key),
+            "type": "witness_v0_keyhash",
+        }
+        assert confirmed["bestblock"] == json.loads(await node.execute_rpc("getbestblockhash", []))
+        tx = spend([(outpoint, coin)], [(coin.value - 10_000, key.script("p2wpkh"))], key)
+        sent = json.loads(
+            await node.execute_rpc("sendrawtransaction", [serialize_transaction(tx).hex()])
+        )
+        assert await gettxout(shown, "0") is None  # a mempool transaction spends it
+        assert (await gettxout(shown, "0", "false"))["confirmations"] == 101
+        created = await gettxout(sent, "0")
+        assert (created["confirmations"], created["value"]) == (0, Decimal("49.99990000"))
+        assert created["coinbase"] is False
+        assert await gettxout(sent, "0", "false") is None
+        assert await gettxout(sent, "1") is None
 
     asyncio.run(body())

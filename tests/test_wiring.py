@@ -67,7 +67,7 @@ def test_a_node_killed_mid_call_fails_fast_and_the_same_wallet_catches_up(splitd
     failed_after = time.monotonic() - killed_at
 
     assert in_flight.returncode == 1
-    assert "disconnected" in err
+    assert err.strip() == "the node restarted during the call; retry"
     assert failed_after < 1.0 + 0.5  # 1 s, plus the CLI process's own exit
 
     running.wait_worker("node", generation=2, state="running")

@@ -11,8 +11,11 @@ any instant leaves the wallet at a block boundary.
 Model (Bitcoin Core's wallet, simplified):
 
 - ``txs``: every transaction paying one of our scripts or spending one of our coins.
-  ``height``/``block_hash`` are NULL while unconfirmed. ``state`` is ``active`` or
-  ``conflicted`` (a double spend of it confirmed, or the mempool took a replacement).
+  ``height``/``block_hash`` are NULL while unconfirmed. ``state`` is ``active``,
+  ``conflicted`` (a double spend of it confirmed, or the mempool took a replacement) or
+  ``abandoned`` (the node refused our own send: its coins are ours to spend again).
+  A send is recorded, its coins marked spent, *before* it is broadcast (Core's
+  CommitTransaction), so a wallet killed mid-send never forgets what the node may hold.
 - ``coins``: the outputs of those transactions that pay us, kept once spent, with
   ``spent_by`` naming the (active) transaction spending them. Height, maturity and
   trust come from the coin's transaction.
@@ -23,6 +26,7 @@ Model (Bitcoin Core's wallet, simplified):
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import time
@@ -40,6 +44,7 @@ from bitcoin.primitives import (
     txid,
     wtxid,
 )
+from wallet.files import check_directory, check_private
 from wallet.keys import CHANGE, RECEIVE, DerivedKey, Keychain, new_entropy
 
 SCHEMA_VERSION = 1
@@ -91,6 +96,7 @@ CREATE INDEX IF NOT EXISTS coins_spent_by ON coins (spent_by);
 
 ACTIVE = "active"
 CONFLICTED = "conflicted"
+ABANDONED = "abandoned"
 
 
 @dataclass(frozen=True)
@@ -191,10 +197,17 @@ class WalletDB:
 
     @classmethod
     def open(cls, path: Path, *, make_entropy: Callable[[], bytes] = new_entropy) -> WalletDB:
-        """Open (creating on first use) the wallet file at ``path``."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not path.exists():  # the seed's only copy: readable by its owner alone
-            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        """Open (creating on first use) the wallet file at ``path``.
+
+        ``WalletFileRefused`` if the file, its journal or its directory is not private to us.
+        """
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        check_directory(path.parent)
+        check_private(path)
+        check_private(path.with_name(path.name + "-wal"))
+        with contextlib.suppress(FileExistsError):  # the seed's only copy: ours alone
+            flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+            os.close(os.open(path, flags, 0o600))
         connection = sqlite3.connect(path, isolation_level=None)
         try:
             connection.execute("PRAGMA journal_mode=WAL")
@@ -467,8 +480,12 @@ class WalletDB:
             self.connection.execute("UPDATE txs SET state = ? WHERE txid = ?", (ACTIVE, tx_hash))
         return tx_hash
 
-    def drop_tx(self, txid_hex: str, *, delete: bool = False) -> None:
-        """Undo a transaction's effects (and its descendants'): conflicted, or deleted."""
+    def abandon_tx(self, txid_hex: str) -> None:
+        """Our send the node refused: its coins are spendable again, its record stays."""
+        self.drop_tx(txid_hex, state=ABANDONED)
+
+    def drop_tx(self, txid_hex: str, *, delete: bool = False, state: str = CONFLICTED) -> None:
+        """Undo a transaction's effects (and its descendants'): ``state``, or deleted."""
         children = self.connection.execute(
             "SELECT DISTINCT spent_by FROM coins WHERE txid = ? AND spent_by IS NOT NULL",
             (txid_hex,),
@@ -484,7 +501,7 @@ class WalletDB:
             self.connection.execute(
                 "UPDATE txs SET state = ?, height = NULL, block_hash = NULL, block_index = NULL,"
                 " block_time = NULL WHERE txid = ?",
-                (CONFLICTED, txid_hex),
+                (state, txid_hex),
             )
 
     def connect_block(

@@ -50,6 +50,7 @@ class Keychain:
         self.coin_type = int(network["bip32"])
         self.fingerprint = root.my_fingerprint.hex()
         self._account = root.derive([84 + HARDENED, self.coin_type + HARDENED, HARDENED])
+        self._descriptors: dict[tuple[int, int], str] = {}  # the checksum costs: made once
 
     @classmethod
     def from_mnemonic(cls, mnemonic: str, network: dict[str, Any] = REGTEST) -> Keychain:
@@ -72,8 +73,12 @@ class Keychain:
 
     def descriptor(self, key: DerivedKey) -> str:
         """Core's ``desc`` field: ``wpkh([fingerprint/84h/1h/0h/0/i]pubkey)#checksum``."""
-        origin = f"{self.fingerprint}/84h/{self.coin_type}h/0h/{key.chain}/{key.index}"
-        return add_checksum(f"wpkh([{origin}]{key.pubkey.hex()})")
+        made = self._descriptors.get((key.chain, key.index))
+        if made is None:
+            origin = f"{self.fingerprint}/84h/{self.coin_type}h/0h/{key.chain}/{key.index}"
+            made = add_checksum(f"wpkh([{origin}]{key.pubkey.hex()})")
+            self._descriptors[key.chain, key.index] = made
+        return made
 
 
 def new_entropy() -> bytes:

@@ -22,24 +22,28 @@ import asyncio
 import contextlib
 import inspect
 import json
-from collections.abc import Awaitable, Callable
+import sqlite3
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import structlog
 from embit.transaction import Transaction
 
-from bitcoin.addresses import REGTEST, AddressError, address_to_script, script_to_address
+from bitcoin.addresses import REGTEST, AddressError, address_to_script
+from bitcoin.amounts import AmountError, btc, dumps, parse_amount
 from bitcoin.primitives import (
-    COINBASE_MATURITY,
     Block,
     DeserializationError,
+    hash_to_hex,
     parse_transaction,
     serialize_transaction,
+    txid,
 )
 from ipc.interfaces import (
     BlockNotFound,
     BlockRef,
+    CallTimeout,
     Chain,
     ChainNotifications,
     ConnectedBlock,
@@ -49,27 +53,39 @@ from ipc.interfaces import (
     InvalidAddress,
     InvalidParameter,
     SplitdError,
+    StorageError,
+    TxRejected,
     UnknownMethod,
     Wallet,
     WorkerUnavailable,
 )
 from ipc.rpcparams import parse_bool, parse_int
 from wallet import send
-from wallet.db import ACTIVE, WALLET_FILE, TxRow, WalletDB
+from wallet.db import WALLET_FILE, WalletDB
 from wallet.keys import CHANGE, RECEIVE
-from wallet.rpcjson import AmountError, btc, dumps, parse_amount
+from wallet.view import MATURE_CONFIRMATIONS, View
 
 log = structlog.get_logger()
 
-# Core's wallet counts a coinbase as spendable one block later than consensus allows
-# (CWallet::GetTxBlocksToMaturity: COINBASE_MATURITY + 1 - depth), which is why
-# `generatetoaddress 101` is what gives a regtest wallet its first 50 BTC.
-MATURE_CONFIRMATIONS = COINBASE_MATURITY + 1
 DEFAULT_KEYPOOL = 1000  # Core's -keypool
 WALLET_VERSION = 169900  # Core's FEATURE_LATEST
 MIN_FEERATE = 1000  # sat per kvB: never pay less, whatever the node's floor
 CATCH_UP_ATTEMPTS = 8
 MAX_CONFIRMATIONS = 9_999_999
+SYNC_WAIT_S = 5.0  # how long a call waits for the wallet to reach the node's tip
+# Methods whose answer depends on the chain: they wait for the wallet to reach the node's
+# tip first (Core calls BlockUntilSyncedToCurrentChain in each of these).
+READS_CHAIN_STATE = frozenset(
+    {
+        "getbalance",
+        "getbalances",
+        "listunspent",
+        "listtransactions",
+        "gettransaction",
+        "getwalletinfo",
+        "sendtoaddress",
+    }
+)
 
 Method = Callable[..., Awaitable[Any]]
 
@@ -96,6 +112,7 @@ class WalletService(Wallet, ChainNotifications):
         self._attach_lock = asyncio.Lock()
         self._send_lock = asyncio.Lock()
         self._mempool: set[str] = set()  # our unconfirmed txids the node's mempool holds
+        self._progress = asyncio.Event()  # set (and replaced) whenever our tip moves
         self._closed = False
         with db.transaction():
             db.top_up(self._keychain, self._keypool)
@@ -161,7 +178,7 @@ class WalletService(Wallet, ChainNotifications):
                 before = self.db.last_block()
                 await self._catch_up(chain)
                 after = self.db.last_block()
-            await self._sync_mempool(chain)
+                await self._sync_mempool(chain)
             log.info(
                 "wallet_attached",
                 wallet=self.name,
@@ -178,11 +195,11 @@ class WalletService(Wallet, ChainNotifications):
             if last is None:
                 if self.db.keys_handed_out() == 0 and self.db.tx_count() == 0:
                     # A new wallet: nothing before now can pay it (Core's birth time).
-                    with self.db.transaction():
+                    with self._moving():
                         self.db.set_tip(tip.height, tip.hash)
                     return
                 genesis = await chain.block_hash(0)
-                with self.db.transaction():
+                with self._moving():
                     self.db.set_tip(0, genesis)
             fork = await chain.find_fork(self.db.locator())
             self._rewind(fork)
@@ -196,7 +213,7 @@ class WalletService(Wallet, ChainNotifications):
         assert last is not None
         if last == (fork.height, fork.hash):
             return
-        with self.db.transaction():
+        with self._moving():
             for height in range(last[0], fork.height, -1):
                 hash = self.db.block_hash_at(height)
                 if hash is not None:
@@ -221,18 +238,21 @@ class WalletService(Wallet, ChainNotifications):
         return True
 
     async def _sync_mempool(self, chain: Chain) -> None:
-        """Learn which unconfirmed transactions the node holds; re-submit the rest (Core's
-        ResubmitWalletTransactions), so a restarted node's empty mempool gets ours back."""
+        """Learn every transaction of ours the node's mempool holds (Core's
+        requestMempoolTransactions), then re-submit our unconfirmed ones it lacks (Core's
+        ResubmitWalletTransactions): a send recorded by a wallet killed before it could
+        broadcast, or one a restarted node's empty mempool lost. Lock held."""
+        snapshot = await chain.mempool_transactions()  # parents first
+        with self.db.transaction():
+            found = (self.db.apply_tx(parse_transaction(raw), None) for raw in snapshot)
+            held = {tx_hash for tx_hash in found if tx_hash is not None}
+        self._mempool = held
         for row in self.db.txs():
-            if row.height is not None or row.coinbase:
+            if row.height is not None or row.coinbase or row.txid in held:
                 continue
-            if await chain.in_mempool(row.txid):
-                self._mempool.add(row.txid)
-                continue
-            self._mempool.discard(row.txid)
             try:
                 await chain.broadcast_transaction(row.raw)
-            except (WorkerUnavailable, asyncio.CancelledError):
+            except (WorkerUnavailable, CallTimeout, asyncio.CancelledError):
                 raise
             except SplitdError as error:
                 log.info(
@@ -292,7 +312,7 @@ class WalletService(Wallet, ChainNotifications):
                 return
             last = self.db.last_block()
             if last == (block.height, block.hash):
-                with self.db.transaction():
+                with self._moving():
                     self.db.disconnect_block(block.hash, (block.height - 1, block.prev_hash))
                 log.debug("wallet_block_disconnected", height=block.height, hash=block.hash)
                 return
@@ -329,7 +349,7 @@ class WalletService(Wallet, ChainNotifications):
             parsed = Block.parse(block.raw)
         except DeserializationError as error:
             raise InternalError(f"block {block.hash} does not parse: {error}") from None
-        with self.db.transaction():
+        with self._moving():
             found = self.db.connect_block(block.height, block.hash, block.time, parsed.txs)
         self._mempool.difference_update(found)
         log.debug("wallet_block_connected", height=block.height, hash=block.hash, txs=len(found))
@@ -346,7 +366,61 @@ class WalletService(Wallet, ChainNotifications):
             raise InvalidParameter(f"{method}: wrong number of arguments") from None
         if self._closed:
             raise WorkerUnavailable("the wallet is closed")
-        return dumps(await handler(*params))
+        if method in READS_CHAIN_STATE:
+            await self._synced()
+        try:
+            return dumps(await handler(*params))
+        except sqlite3.Error as error:
+            if (storage := StorageError.of(error)) is not None:
+                raise storage from error
+            raise
+
+    async def _synced(self) -> None:
+        """Core's BlockUntilSyncedToCurrentChain: an answer reflects the chain as of the call.
+
+        Waits until we have processed the node's tip as it was when the call began
+        (the node's notifications may still be on their way), for at most
+        ``SYNC_WAIT_S``; then answers with what we have, and says so in the log. A node
+        that is down cannot be asked, and we answer from our own db at once.
+        """
+        chain = self._chain
+        if chain is None:
+            return
+        try:
+            tip = await chain.tip()
+        except SplitdError:
+            return
+        try:
+            async with asyncio.timeout(SYNC_WAIT_S):
+                while True:
+                    progress = self._progress
+                    if self._has_processed(tip):
+                        return
+                    await progress.wait()
+        except TimeoutError:
+            last = self.db.last_block()
+            log.warning(
+                "wallet_not_synced",
+                wallet=self.name,
+                tip_height=tip.height,
+                height=None if last is None else last[0],
+                waited_s=SYNC_WAIT_S,
+            )
+
+    def _has_processed(self, tip: BlockRef) -> bool:
+        last = self.db.last_block()
+        if last is None:
+            return False
+        return last[0] > tip.height or self.db.block_hash_at(tip.height) == tip.hash
+
+    @contextlib.contextmanager
+    def _moving(self) -> Iterator[None]:
+        """One sqlite transaction that moves our last processed block; once it has
+        committed, whoever waits in ``_synced`` looks again."""
+        with self.db.transaction():
+            yield
+        self._progress.set()
+        self._progress = asyncio.Event()
 
     async def getnewaddress(self, label: str = "", address_type: str = "bech32") -> str:
         return self._new_key(RECEIVE, label, address_type)
@@ -394,7 +468,7 @@ class WalletService(Wallet, ChainNotifications):
         low, high = parse_int(minconf, "minconf"), parse_int(maxconf, "maxconf")
         wanted = self._address_filter(addresses)
         unsafe_ok = parse_bool(include_unsafe, "include_unsafe")
-        view = _View(self)
+        view = View(self.db, self._mempool, self.network)
         result = []
         for coin in self.db.coins():
             confirmations = view.confirmations(coin.height)
@@ -450,7 +524,7 @@ class WalletService(Wallet, ChainNotifications):
             raise InvalidParameter("Negative count")
         if offset < 0:
             raise InvalidParameter("Negative from")
-        view = _View(self)
+        view = View(self.db, self._mempool, self.network)
         entries: list[dict[str, Any]] = []
         for row in self.db.txs(state=None):
             common = view.tx_fields(row)
@@ -468,7 +542,7 @@ class WalletService(Wallet, ChainNotifications):
         row = self.db.tx(txid.lower()) if len(txid) == 64 else None
         if row is None:
             raise InvalidParameter("Invalid or non-wallet transaction id")
-        view = _View(self)
+        view = View(self.db, self._mempool, self.network)
         tx = parse_transaction(row.raw)
         debit, _ = self.db.debit(tx)
         credit = sum(out.value for out in tx.vout if self.db.is_mine(out.script_pubkey.data))
@@ -535,23 +609,50 @@ class WalletService(Wallet, ChainNotifications):
             change = self.db.next_unused(CHANGE)
             payment = self._plan(destination, value, change.script, feerate, subtract)
             signed = send.sign(payment, self._keychain)
-            txid = await chain.broadcast_transaction(serialize_transaction(signed))
-            self._record_sent(signed, txid, payment, change.script)
+            tx_hash = self._commit(signed, payment, change.script)
+            await self._broadcast(chain, signed, tx_hash)
         log.info(
             "wallet_sent",
             wallet=self.name,
-            txid=txid,
+            txid=tx_hash,
             amount=str(btc(value)),
             fee=str(btc(payment.fee)),
             inputs=len(payment.inputs),
         )
-        return txid
+        return tx_hash
+
+    def _commit(self, tx: Transaction, payment: send.Payment, change: bytes) -> str:
+        """Core's CommitTransaction: the send and its spent coins, in one sqlite transaction,
+        before the node hears of it. A wallet killed after this rebroadcasts at its next
+        attach; one killed before it has sent nothing."""
+        tx_hash = hash_to_hex(txid(tx))
+        with self.db.transaction():
+            if payment.change_vout is not None:
+                self.db.mark_used(change, self._keychain, self._keypool)
+            self.db.apply_tx(tx, None, tx_hash=tx_hash)
+        return tx_hash
+
+    async def _broadcast(self, chain: Chain, tx: Transaction, tx_hash: str) -> None:
+        """Hand a committed send to the node. Refused: abandoned, its coins ours again, and
+        the refusal is the caller's answer. No answer (the node went away): it stays
+        pending and goes out again at the next attach; the send itself is done."""
+        try:
+            await chain.broadcast_transaction(serialize_transaction(tx))
+        except TxRejected as rejection:
+            with self.db.transaction():
+                self.db.abandon_tx(tx_hash)
+            log.warning("wallet_tx_abandoned", txid=tx_hash, reason=rejection.reason)
+            raise
+        except (WorkerUnavailable, CallTimeout) as error:
+            log.warning("wallet_tx_pending", txid=tx_hash, reason=error.message)
+            return
+        self._mempool.add(tx_hash)
 
     def _plan(
         self, destination: bytes, value: int, change: bytes, feerate: int, subtract: bool
     ) -> send.Payment:
         """Confirmed coins first; then also our own trusted unconfirmed change (as Core)."""
-        view = _View(self)
+        view = View(self.db, self._mempool, self.network)
         confirmed, unconfirmed = [], []
         for coin in self.db.coins():
             confirmations = view.confirmations(coin.height)
@@ -574,17 +675,6 @@ class WalletService(Wallet, ChainNotifications):
                 raise InvalidParameter(str(error)) from None
         raise InsufficientFunds("Insufficient funds")
 
-    def _record_sent(
-        self, tx: Transaction, txid: str, payment: send.Payment, change: bytes
-    ) -> None:
-        with self.db.transaction():
-            if payment.change_vout is not None:
-                self.db.mark_used(change, self._keychain, self._keypool)
-            self.db.apply_tx(tx, None, tx_hash=txid)
-        row = self.db.tx(txid)
-        if row is not None and row.height is None:
-            self._mempool.add(txid)
-
     # -- helpers -------------------------------------------------------------------------------
 
     def _last_processed(self) -> dict[str, Any] | None:
@@ -593,7 +683,7 @@ class WalletService(Wallet, ChainNotifications):
 
     def _balances(self, min_conf: int) -> tuple[int, int, int]:
         """Core's GetBalance: (trusted, untrusted_pending, immature) in satoshis."""
-        view = _View(self)
+        view = View(self.db, self._mempool, self.network)
         trusted = pending = immature = 0
         for coin in self.db.coins():
             confirmations = view.confirmations(coin.height)
@@ -608,111 +698,3 @@ class WalletService(Wallet, ChainNotifications):
             elif confirmations == 0 and coin.txid in self._mempool:
                 pending += coin.value
         return trusted, pending, immature
-
-
-class _View:
-    """One consistent look at the wallet for one RPC: tip height, trust, entries."""
-
-    def __init__(self, service: WalletService) -> None:
-        self.service = service
-        self.db = service.db
-        last = self.db.last_block()
-        self.tip = -1 if last is None else last[0]
-        self._trusted: dict[str, bool] = {}
-
-    def confirmations(self, height: int | None) -> int:
-        return 0 if height is None else self.tip - height + 1
-
-    def trusted(self, txid: str) -> bool:
-        """Core's CachedTxIsTrusted: confirmed, or in the mempool and spending only our
-        own trusted coins."""
-        if txid not in self._trusted:
-            self._trusted[txid] = False  # a cycle cannot be trusted
-            self._trusted[txid] = self._compute_trusted(txid)
-        return self._trusted[txid]
-
-    def _compute_trusted(self, txid: str) -> bool:
-        row = self.db.tx(txid)
-        if row is None or row.state != ACTIVE:
-            return False
-        if row.height is not None:
-            return True
-        if txid not in self.service._mempool:
-            return False
-        for txin in parse_transaction(row.raw).vin:
-            parent = txin.txid.hex()
-            if self.db.coin(parent, txin.vout) is None or not self.trusted(parent):
-                return False
-        return True
-
-    def tx_fields(self, row: TxRow) -> dict[str, Any]:
-        """Core's WalletTxToJSON: what every entry of one transaction shares."""
-        fields: dict[str, Any] = {
-            "confirmations": -1 if row.state != ACTIVE else self.confirmations(row.height)
-        }
-        if row.coinbase:
-            fields["generated"] = True
-        if row.height is not None:
-            fields |= {
-                "blockhash": row.block_hash,
-                "blockheight": row.height,
-                "blockindex": row.block_index,
-                "blocktime": row.block_time,
-            }
-        else:
-            fields["trusted"] = self.trusted(row.txid)
-        tx = parse_transaction(row.raw)
-        signals = any(txin.sequence < 0xFFFFFFFE for txin in tx.vin)
-        received = row.time_received
-        fields |= {
-            "txid": row.txid,
-            "wtxid": row.wtxid,
-            "walletconflicts": [],
-            "time": min(received, row.block_time) if row.block_time else received,
-            "timereceived": received,
-            "bip125-replaceable": "yes" if signals and row.height is None else "no",
-        }
-        return fields
-
-    def entries(self, row: TxRow) -> list[dict[str, Any]]:
-        """Core's ListTransactions entries of one transaction: sends, then receives."""
-        tx = parse_transaction(row.raw)
-        debit, _ = self.db.debit(tx)
-        entries: list[dict[str, Any]] = []
-        if debit:
-            fee = debit - sum(out.value for out in tx.vout)
-            for vout, out in enumerate(tx.vout):
-                key = self.db.key_of(out.script_pubkey.data)
-                if key is not None and key.chain == CHANGE:
-                    continue
-                entry: dict[str, Any] = {}
-                address = script_to_address(out.script_pubkey.data, self.service.network)
-                if address is not None:
-                    entry["address"] = address
-                entry |= {"category": "send", "amount": btc(-out.value)}
-                if key is not None:
-                    entry["label"] = key.label or ""
-                entry |= {"vout": vout, "fee": btc(-fee), "abandoned": False}
-                entries.append(entry)
-        for vout, out in enumerate(tx.vout):
-            key = self.db.key_of(out.script_pubkey.data)
-            if key is None or (debit and key.chain == CHANGE):
-                continue
-            entry = {
-                "address": key.address,
-                "category": self._category(row),
-                "amount": btc(out.value),
-            }
-            if key.chain == RECEIVE:
-                entry["label"] = key.label or ""
-            entry["vout"] = vout
-            entries.append(entry)
-        return entries
-
-    def _category(self, row: TxRow) -> str:
-        if not row.coinbase:
-            return "receive"
-        confirmations = self.confirmations(row.height)
-        if row.state != ACTIVE or confirmations < 1:
-            return "orphan"
-        return "immature" if confirmations < MATURE_CONFIRMATIONS else "generate"

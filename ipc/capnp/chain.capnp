@@ -33,7 +33,7 @@ interface Chain {
   blockHash @1 (height :Int32) -> (error :Error, result :Text);
   block @2 (hash :Text) -> (error :Error, result :ConnectedBlock);
   findFork @3 (locator :List(Text)) -> (error :Error, result :BlockRef);
-  inMempool @4 (txid :Text) -> (error :Error, result :Bool);
+  mempoolTransactions @4 () -> (error :Error, result :List(Data));
   broadcastTransaction @5 (tx :Data) -> (error :Error, result :Text);
   relayMinFee @6 () -> (error :Error, result :Int64);
   handleNotifications @7 (notifications :ChainNotifications) -> (error :Error, result :Handler);

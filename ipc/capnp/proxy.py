@@ -27,11 +27,20 @@ import structlog
 
 from ipc.capnp.schemas import SCHEMAS
 from ipc.capnp.wire import camel, decode, decode_fields, encode, encode_fields
-from ipc.interfaces import CallTimeout, InternalError, SplitdError, WorkerUnavailable
+from ipc.interfaces import (
+    CallTimeout,
+    InternalError,
+    RequestTooLarge,
+    SplitdError,
+    WorkerUnavailable,
+)
 
 T = TypeVar("T")
 log = structlog.get_logger("ipc")
 SUMMARY_CHARS = 120
+# A peer reads at most kj's default traversal limit (8 Mi words) in one message, and
+# hangs up on a larger one: refuse it here, with a reason, before sending anything.
+MAX_REQUEST_BYTES = 8 * 1024 * 1024 * 8 - 64 * 1024  # the rest is for the call's envelope
 SECRET_NAMES = re.compile(r"pass|seed|secret|priv|key|mnemonic", re.IGNORECASE)
 _request_ids = itertools.count(1)
 
@@ -113,20 +122,30 @@ class Proxy:
                 )
 
     async def _send(self, interface: type, method: Method, request: dict[str, Any]) -> Any:
-        where = f"{interface.__name__}.{method.name}"
+        peer = interface.peer
         # Built field by field: pycapnp's ``cap.method(**kwargs)`` would take a
         # parameter called ``name`` for its own.
         builder = getattr(self._cap, f"{method.wire_name}_request")()
         for field, value in request.items():
             setattr(builder, field, value)
+        size = builder.total_size.word_count * 8
+        if size > MAX_REQUEST_BYTES:
+            raise RequestTooLarge(f"request too large ({size} bytes, limit {MAX_REQUEST_BYTES})")
         try:
             return await asyncio.wait_for(builder.send(), self._timeout_s)
         except TimeoutError:
-            raise CallTimeout(f"{where}: no answer within {self._timeout_s:g}s") from None
+            raise CallTimeout(f"{peer} did not answer within {self._timeout_s:g}s") from None
         except capnp.KjException as error:
             if error.type == "DISCONNECTED":
-                raise WorkerUnavailable(f"{where}: peer disconnected") from None
-            raise InternalError(f"{where}: transport failure ({error.type})") from None
+                raise WorkerUnavailable(lost_message(interface)) from None
+            raise InternalError(f"the call to {peer} failed ({error.type})") from None
+
+
+def lost_message(interface: type) -> str:
+    """What a caller is told when its peer's connection ends mid-call: a supervised peer
+    is being brought back (the supervisor restarts it), so the call may be retried."""
+    default = f"{interface.peer} restarted during the call; retry"
+    return str(getattr(interface, "lost", default))
 
 
 def client(interface: type[T], cap: Any, timeout_s: float) -> T:
@@ -192,7 +211,7 @@ def _server_class(interface: type) -> type:
                 log.exception("ipc_call_failed", interface=interface.__name__, method=method.name)
                 context.results.error = {
                     "code": InternalError.code,
-                    "message": f"{interface.__name__}.{method.name} failed; see the worker's log",
+                    "message": f"internal error in {interface.peer}; its log has the details",
                 }
                 return
             if method.returns is not None:

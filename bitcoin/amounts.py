@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+import secrets
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-COIN = 100_000_000
-MAX_MONEY = 21_000_000 * COIN
+from bitcoin.primitives import COIN, MAX_MONEY
+
 _EIGHT = Decimal("0.00000001")
-_NUMBER = re.compile(r"^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+_NUMBER = re.compile(r"^-?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$")
 
 
 class AmountError(ValueError):
@@ -49,34 +49,21 @@ def parse_amount(text: str) -> int:
     return int(sats)
 
 
+# Each Decimal goes through json's C encoder as a string carrying this process's secret
+# token, and the quotes around it are taken off afterwards: no user string can carry a
+# token it never saw, and json.dumps stays fast (a generator walk of a big
+# listtransactions took longer than the health check's patience).
+_TOKEN = secrets.token_hex(16)
+_MARKED = re.compile(f'"{_TOKEN}(-?[0-9]+\\.?[0-9]*)"')
+
+
+def _mark(value: object) -> str:
+    if isinstance(value, Decimal):
+        return f"{_TOKEN}{value:f}"
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 def dumps(value: Any, indent: int | None = None) -> str:
     """JSON text as ``json.dumps`` writes it (``indent`` too), with every ``Decimal`` written
     as its exact digits."""
-    return "".join(_encode(value, indent, 0))
-
-
-def _encode(value: Any, indent: int | None, level: int) -> Iterator[str]:
-    if isinstance(value, Decimal):
-        yield format(value, "f")
-        return
-    if isinstance(value, dict):
-        items: list[tuple[str | None, Any]] = [(str(k), v) for k, v in value.items()]
-        opening, closing = "{", "}"
-    elif isinstance(value, list | tuple):
-        items = [(None, v) for v in value]
-        opening, closing = "[", "]"
-    else:
-        yield json.dumps(value)
-        return
-    if not items:
-        yield opening + closing
-        return
-    inner = "" if indent is None else "\n" + " " * (indent * (level + 1))
-    separator = ", " if indent is None else ","
-    yield opening
-    for i, (key, item) in enumerate(items):
-        yield (separator if i else "") + inner
-        if key is not None:
-            yield json.dumps(key) + ": "
-        yield from _encode(item, indent, level + 1)
-    yield ("" if indent is None else "\n" + " " * (indent * level)) + closing
+    return _MARKED.sub(r"\1", json.dumps(value, indent=indent, default=_mark))
