@@ -9,10 +9,12 @@ wallet is then reopened from its file, as a restarted worker would be.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import stat
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
@@ -271,3 +273,33 @@ def test_a_new_wallet_file_and_directory_are_private_whatever_the_umask(tmp_path
     assert stat.S_IMODE((tmp_path / "wallets" / "default").stat().st_mode) == 0o700
     mode = (tmp_path / "wallets" / "default" / WALLET_FILE).stat().st_mode
     assert stat.S_IMODE(mode) == 0o600
+
+
+async def test_getwalletinfo_says_scanning_while_an_attach_catches_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(wallet.service, "SYNC_WAIT_S", 0.05)
+    chain = BlockChain()
+    async with funded(tmp_path, chain) as service:
+        restarted = chain.copy()
+        restarted.mine(OTHER, 10)
+        release = asyncio.Event()
+        fetch = restarted.block
+
+        async def slow_block(hash: str) -> Any:
+            await release.wait()
+            return await fetch(hash)
+
+        restarted.block = slow_block  # type: ignore[method-assign]
+        attaching = asyncio.create_task(service.attach(restarted))
+        async with asyncio.timeout(5):
+            while not service._scanning():  # the attach has begun
+                await asyncio.sleep(0)
+        scanning = (await rpc(service, "getwalletinfo"))["scanning"]
+        assert scanning["duration"] >= 0
+        assert scanning["progress"] == 0
+        release.set()
+        await attaching
+        info = await rpc(service, "getwalletinfo")
+        assert info["scanning"] is False
+        assert info["lastprocessedblock"]["height"] == restarted.height

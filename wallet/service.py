@@ -23,6 +23,7 @@ import contextlib
 import inspect
 import json
 import sqlite3
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -113,6 +114,8 @@ class WalletService(Wallet, ChainNotifications):
         self._send_lock = asyncio.Lock()
         self._mempool: set[str] = set()  # our unconfirmed txids the node's mempool holds
         self._progress = asyncio.Event()  # set (and replaced) whenever our tip moves
+        self._scanning_since: float | None = None  # monotonic, while an attach catches up
+        self._scan_range = (0, 0)  # the heights that catch-up goes from and to
         self._closed = False
         with db.transaction():
             db.top_up(self._keychain, self._keypool)
@@ -173,12 +176,16 @@ class WalletService(Wallet, ChainNotifications):
                 with contextlib.suppress(SplitdError):
                     await old.disconnect()  # the old node is usually gone: that is fine
             self._chain = chain
-            self._handler = await chain.handle_notifications(self)
-            async with self._lock:
-                before = self.db.last_block()
-                await self._catch_up(chain)
-                after = self.db.last_block()
-                await self._sync_mempool(chain)
+            self._scanning_since = time.monotonic()
+            try:
+                self._handler = await chain.handle_notifications(self)
+                async with self._lock:
+                    before = self.db.last_block()
+                    await self._catch_up(chain)
+                    after = self.db.last_block()
+                    await self._sync_mempool(chain)
+            finally:
+                self._scanning_since = None
             log.info(
                 "wallet_attached",
                 wallet=self.name,
@@ -192,6 +199,7 @@ class WalletService(Wallet, ChainNotifications):
         for _ in range(CATCH_UP_ATTEMPTS):
             tip = await chain.tip()
             last = self.db.last_block()
+            self._scan_range = (tip.height if last is None else last[0], tip.height)
             if last is None:
                 if self.db.keys_handed_out() == 0 and self.db.tx_count() == 0:
                     # A new wallet: nothing before now can pay it (Core's birth time).
@@ -574,7 +582,7 @@ class WalletService(Wallet, ChainNotifications):
             "paytxfee": btc(0),
             "private_keys_enabled": True,
             "avoid_reuse": False,
-            "scanning": False,
+            "scanning": self._scanning(),
             "descriptors": True,
             "external_signer": False,
             "blank": False,
@@ -676,6 +684,17 @@ class WalletService(Wallet, ChainNotifications):
         raise InsufficientFunds("Insufficient funds")
 
     # -- helpers -------------------------------------------------------------------------------
+
+    def _scanning(self) -> dict[str, Any] | bool:
+        """Core's ``scanning``: false, or how long the wallet has been catching up with a
+        node it was just attached to (blocks, then the mempool and its resubmissions)."""
+        if self._scanning_since is None:
+            return False
+        last = self.db.last_block()
+        start, end = self._scan_range
+        done = 1.0 if end <= start or last is None else (last[0] - start) / (end - start)
+        duration = int(time.monotonic() - self._scanning_since)
+        return {"duration": duration, "progress": round(min(max(done, 0.0), 1.0), 4)}
 
     def _last_processed(self) -> dict[str, Any] | None:
         last = self.db.last_block()
