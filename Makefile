@@ -18,6 +18,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.installed-run
 
 run: $(VENV)/.installed-run
+	@echo "splitd is at $(BIN)/splitd (or: . $(BIN)/activate)" >&2
 	$(BIN)/splitd run $(ARGS)
 
 lint: $(VENV)/.installed-test

@@ -45,6 +45,7 @@ from supervisor.spec import worker_specs
 from supervisor.worker import Worker, exit_info
 
 EXIT_GAVE_UP = 3
+WIRING_WAIT_S = 5.0  # how long a call for a wallet waits for it to be wired to the node
 log = structlog.get_logger()
 
 
@@ -180,14 +181,24 @@ class Arbiter:
             raise WorkerUnavailable(f"the {name} is not running ({worker.state}); retry")
         return worker.connection.remote
 
-    def wallet(self, name: str) -> Wallet:
-        """The wallet as last wired to the node: in its own worker, or in the node's."""
+    async def wallet(self, name: str) -> Wallet:
+        """The wallet as last wired to the node: in its own worker, or in the node's.
+
+        A wallet that has just (re)started is wired a moment after it answers: a caller
+        then waits for that, up to ``WIRING_WAIT_S``, rather than being told to retry.
+        """
         hosts = [w for w in self.workers.values() if w.spec.hosts_wallet]
         if name not in ("", "default", *(w.name for w in hosts)):
             raise UnknownWorker(f"no wallet {name!r}; wallets: default")
-        host = hosts[0]
-        if host.state is not State.RUNNING or host.wallet is None:
-            raise WorkerUnavailable(f"the wallet is not ready ({host.name} is {host.state})")
+        host, node = hosts[0], self.workers["node"]
+        coming = (State.STARTING, State.RUNNING)
+        if host.wallet is None and host.state in coming and node.state in coming:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(host.wired.wait(), WIRING_WAIT_S)
+        if host.state is not State.RUNNING:
+            raise WorkerUnavailable(f"the wallet is not running ({host.state}); retry")
+        if host.wallet is None:
+            raise WorkerUnavailable(f"the wallet is not connected to the node ({node.state})")
         return host.wallet
 
     def request_stop(self, reason: str) -> None:
@@ -360,6 +371,7 @@ class Arbiter:
         if worker.spawned is not None:
             worker.spawned.close()
         worker.spawned = worker.connection = worker.wallet = None
+        worker.wired.clear()
         worker.tasks, worker.output = set(), set()
 
     def carry_out(
@@ -448,6 +460,7 @@ class Arbiter:
             return
         if host.generation == generation:
             host.wallet = wallet
+            host.wired.set()
             self._log(host).info("wallet_wired")
 
     async def stop_worker(self, worker: Worker, intent: Intent | None, graceful: bool) -> None:

@@ -1,18 +1,22 @@
 """The ``splitd`` command: what a user types, per ../shared/CONTRACT.md.
 
 Every error a user can cause ends in a one-line message and a documented exit
-code, never a traceback.
+code, never a traceback: 1 for "it did not work" (no supervisor answers,
+another supervisor runs), 2 for what the user must fix first (a bad argument
+or setting, an unusable datadir).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
+import errno
 import json
 import os
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,16 +25,30 @@ import structlog
 
 from config import ConfigError, Settings, effective_config, load_settings
 from ipc.capnp import protocol
-from ipc.interfaces import Control, SplitdError, SupervisorStatus, WorkerStatus
+from ipc.interfaces import (
+    Control,
+    SplitdError,
+    SupervisorStatus,
+    WorkerStatus,
+    WorkerUnavailable,
+)
 from logs.sink import RotatingJsonl, Sink
 from logs.structured import configure
 from supervisor import logview
-from supervisor.arbiter import Arbiter
-from supervisor.control import AlreadyRunning, exclusive, listen, socket_path
+from supervisor.arbiter import Arbiter, splitd_version
+from supervisor.control import MAX_CONNECTIONS, listen, not_a_socket, socket_path
+from supervisor.datadir import (
+    PRIVATE_UMASK,
+    AlreadyRunning,
+    UnusableDatadir,
+    describe,
+    exclusive,
+    make_private,
+)
 
 T = TypeVar("T")
 
-EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 CLI_TIMEOUT_S = 10.0
 # Node and wallet methods may run long (generatetoaddress 5000): bitcoin-cli's own
 # -rpcclienttimeout default. A dead node or wallet still fails at once (disconnected).
@@ -46,8 +64,36 @@ class Failure(Exception):
         self.code = code
 
 
+@contextlib.contextmanager
+def writing_stdout() -> Iterator[None]:
+    """A command's output that cannot be written (``> /dev/full``) is a one-line failure.
+
+    ``BrokenPipeError`` (``| head -1``: the reader has gone) goes on to ``main``: a quiet end.
+    """
+    try:
+        yield
+    except BrokenPipeError:
+        raise
+    except OSError as error:
+        raise Failure(f"splitd: cannot write to stdout: {error.strerror or error}") from None
+
+
+def emit(text: str) -> None:
+    """Print one piece of a command's output."""
+    with writing_stdout():
+        print(text)
+
+
 def datadir_of(args: argparse.Namespace) -> Path:
-    chosen = getattr(args, "datadir", None) or os.environ.get("SPLITD_DATADIR") or "~/.splitd"
+    """``--datadir``, else ``$SPLITD_DATADIR``, else ``~/.splitd``.
+
+    An empty ``--datadir`` is an error, not a silent ``~/.splitd``; an empty
+    ``SPLITD_DATADIR`` counts as unset, as the shell's ``${SPLITD_DATADIR:-...}`` would.
+    """
+    given = getattr(args, "datadir", None)
+    if given == "":
+        raise Failure("--datadir: empty path", EXIT_USAGE)
+    chosen = given or os.environ.get("SPLITD_DATADIR") or "~/.splitd"
     return Path(chosen).expanduser().absolute()
 
 
@@ -60,33 +106,41 @@ def settings_of(args: argparse.Namespace) -> Settings:
             overrides=getattr(args, "set", None) or [],
         )
     except ConfigError as error:
-        raise Failure(str(error), EXIT_CONFIG) from None
+        raise Failure(str(error), EXIT_USAGE) from None
+    except OSError as error:  # the datadir itself cannot be looked into
+        raise Failure(f"config: {describe(error)}", EXIT_USAGE) from None
 
 
 # -- run ------------------------------------------------------------------------------------
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    # First, before anything is created or the forkserver starts: it and every worker inherit
+    # the umask, so all that splitd creates is private whatever umask it was started with.
+    os.umask(PRIVATE_UMASK)
     settings = settings_of(args)
     datadir = datadir_of(args)
     try:
-        datadir.mkdir(parents=True, exist_ok=True)
         path = socket_path(datadir)
-    except (OSError, ValueError) as error:
-        raise Failure(f"datadir: {error}", EXIT_CONFIG) from None
-    try:
+        make_private(datadir)
         with exclusive(datadir):
-            sink = Sink(
-                RotatingJsonl(
-                    datadir / "logs" / "splitd.jsonl", settings.log.max_bytes, settings.log.backups
-                ),
-                sys.stderr,
-            )
+            sink = Sink(log_file(datadir, settings), sys.stderr)
             identity = {"worker": "supervisor", "role": "supervisor", "pid": os.getpid(), "gen": 0}
             configure(settings.log.level, identity, sink=sink)
             return protocol.run(supervise(settings, datadir, path, sink))
     except AlreadyRunning as error:
-        raise Failure(str(error)) from None
+        raise Failure(str(error), EXIT_FAILURE) from None
+    except UnusableDatadir as error:
+        raise Failure(str(error), EXIT_USAGE) from None
+
+
+def log_file(datadir: Path, settings: Settings) -> RotatingJsonl:
+    try:
+        return RotatingJsonl(
+            datadir / "logs" / "splitd.jsonl", settings.log.max_bytes, settings.log.backups
+        )
+    except OSError as error:  # a symlink or a directory where the file goes, say
+        raise UnusableDatadir(describe(error)) from None
 
 
 async def supervise(settings: Settings, datadir: Path, path: Path, sink: Sink) -> int:
@@ -109,20 +163,50 @@ def ask(
 ) -> T:
     """Run ``call`` against the supervisor of this datadir; one-line failures otherwise."""
     datadir = datadir_of(args)
+    try:
+        path = socket_path(datadir)
+    except UnusableDatadir as error:
+        raise Failure(str(error), EXIT_USAGE) from None
 
     async def session() -> T:
         try:
-            connection = await protocol.connect_unix(socket_path(datadir), Control, timeout_s)
-        except (OSError, ValueError):
-            raise Failure(f"no supervisor is running on {datadir}") from None
+            connection = await protocol.connect_unix(path, Control, timeout_s)
+        except OSError as error:
+            raise Failure(unreachable(datadir, path, error)) from None
         try:
             return await call(connection.remote)
         except SplitdError as error:
+            if isinstance(error, WorkerUnavailable) and connection.closed_by_peer():
+                raise Failure(busy(datadir)) from None  # not the node or wallet: our connection
             raise Failure(error.message or error.code) from None
         finally:
             connection.close()
 
     return protocol.run(session())
+
+
+def busy(datadir: Path) -> str:
+    """The supervisor turned us away: at its connection limit, or on its way out."""
+    return (
+        f"the supervisor on {datadir} is busy (more than {MAX_CONNECTIONS} connections)"
+        " or stopping; retry"
+    )
+
+
+def unreachable(datadir: Path, path: Path, error: OSError) -> str:
+    """What a failed connect to ``path`` means, in the user's words."""
+    if error.errno in (errno.EACCES, errno.EPERM):
+        return f"permission denied on {path}"
+    if error.errno == errno.EAGAIN:  # its listen backlog is full
+        return busy(datadir)
+    if error.errno == errno.ENOTDIR:
+        return f"{datadir}: not a directory"
+    problem = not_a_socket(path)
+    if problem is not None:
+        return problem
+    if error.errno in (errno.ENOENT, errno.ECONNREFUSED):
+        return f"no supervisor is running on {datadir}"
+    return f"cannot reach the supervisor on {datadir}: {error.strerror or error}"
 
 
 def status_json(status: SupervisorStatus) -> dict[str, Any]:
@@ -178,9 +262,9 @@ def status_table(status: SupervisorStatus) -> str:
 def cmd_status(args: argparse.Namespace) -> int:
     status = ask(args, lambda control: control.status())
     if args.json:
-        print(json.dumps(status_json(status), indent=2))
+        emit(json.dumps(status_json(status), indent=2))
     else:
-        print(status_table(status))
+        emit(status_table(status))
     return EXIT_OK
 
 
@@ -236,9 +320,9 @@ def print_result(result: str) -> None:
     """As bitcoin-cli prints: a string bare, null as nothing, numbers and the rest as JSON."""
     value = json.loads(result, parse_float=Decimal)
     if isinstance(value, str):
-        print(value)
+        emit(value)
     elif value is not None:
-        print(indented(value))
+        emit(indented(value))
 
 
 def cmd_node(args: argparse.Namespace) -> int:
@@ -258,7 +342,7 @@ def cmd_wallet(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    print(json.dumps(effective_config(settings_of(args)), indent=2))
+    emit(json.dumps(effective_config(settings_of(args)), indent=2))
     return EXIT_OK
 
 
@@ -267,6 +351,18 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 
 # -- parsing --------------------------------------------------------------------------------
+
+
+class PrintVersion(argparse.Action):
+    """``--version``; the version is looked up only when asked, not on every command."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        emit(f"splitd {splitd_version()}")
+        flush_stdout()
+        parser.exit()
 
 
 def parser() -> argparse.ArgumentParser:
@@ -292,6 +388,7 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="splitd", parents=[common], description="Supervise a regtest node and its wallet."
     )
+    top.add_argument("--version", action=PrintVersion, help="print splitd's version and exit")
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(
@@ -320,15 +417,61 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def not_utf8(arguments: Sequence[str]) -> int | None:
+    """The 1-based position of the first argument that is not UTF-8, as the shell counts them.
+
+    Python hands such bytes over as lone surrogates, which no file, log or
+    RPC message can carry: refused here, once, rather than failing deep inside.
+    """
+    for position, argument in enumerate(arguments, start=1):
+        try:
+            argument.encode("utf-8")
+        except UnicodeEncodeError:
+            return position
+    return None
+
+
+def flush_stdout() -> None:
+    """Write out what the command printed while a failure can still be told in one line."""
+    if sys.stdout is not None:  # None: started with stdout closed, and print() wrote nothing
+        with writing_stdout():
+            sys.stdout.flush()
+
+
+def release_stdout() -> None:
+    """Whatever stdout could not take goes to /dev/null instead.
+
+    Left to the interpreter's exit, a flush into a closed pipe would print
+    "Exception ignored ... BrokenPipeError" after we have finished.
+    """
+    if sys.stdout is None:
+        return
+    try:
+        sys.stdout.flush()
+    except OSError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     # Until `run` sets up its sink: JSON on stderr, and never structlog's default
     # console renderer, whose tracebacks show local variables.
     configure(
         "warning", {"worker": "cli", "role": "cli", "pid": os.getpid(), "gen": 0}, stream=sys.stderr
     )
-    args = parser().parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    position = not_utf8(arguments)
+    if position is not None:
+        print(f"splitd: argument {position} is not valid UTF-8", file=sys.stderr)
+        return EXIT_USAGE
     try:
-        return int(args.handler(args))
+        args = parser().parse_args(arguments)
+        code = int(args.handler(args))
+        flush_stdout()
+        return code
+    except BrokenPipeError:  # `splitd status | head -1`: the reader has what it wanted
+        return EXIT_OK
     except Failure as failure:
         print(failure, file=sys.stderr)
         return failure.code
@@ -338,3 +481,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         structlog.get_logger().exception("splitd_crashed")
         print(f"splitd: internal error: {error!r}", file=sys.stderr)
         return EXIT_FAILURE
+    finally:
+        release_stdout()  # after --help, a failure, or a broken pipe

@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import fcntl
 import os
-from collections.abc import Iterator
+import stat
 from pathlib import Path
 
 from ipc.capnp import protocol
 from ipc.interfaces import Control, Node, SupervisorStatus, Wallet
 from supervisor.arbiter import Arbiter
+from supervisor.datadir import UnusableDatadir, describe
 
 SOCKET_NAME = "supervisor.sock"
-LOCK_NAME = "supervisor.lock"
 MAX_SOCKET_PATH = 107  # sun_path is 108 bytes with its terminating NUL
+# Each live connection holds ~80 KiB of capnp state, and the CLI needs one per command for a
+# few milliseconds: 64 at once is far beyond any real use and bounds what a flood can cost.
+MAX_CONNECTIONS = 64
+# An open connection with nothing in flight and no capability handed out is dropped after
+# this long. Read when the supervisor starts listening.
+IDLE_TIMEOUT_S = 30.0
 
-
-class AlreadyRunning(Exception):
-    pass
+_KINDS = (
+    (stat.S_ISLNK, "a symbolic link"),
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISREG, "a regular file"),
+)
 
 
 class ControlService(Control):
@@ -39,45 +45,58 @@ class ControlService(Control):
         return await self.arbiter.init_of("node").make_node()
 
     async def wallet(self, name: str) -> Wallet:
-        return self.arbiter.wallet(name)
+        return await self.arbiter.wallet(name)
 
 
 def socket_path(datadir: Path) -> Path:
+    """``<datadir>/supervisor.sock``; ``UnusableDatadir`` if no socket can have that path."""
     path = datadir / SOCKET_NAME
     if len(os.fsencode(path)) > MAX_SOCKET_PATH:
-        raise ValueError(
+        raise UnusableDatadir(
             f"control socket path {str(path)!r} is longer than {MAX_SOCKET_PATH} bytes;"
             " use a shorter --datadir"
         )
     return path
 
 
-@contextlib.contextmanager
-def exclusive(datadir: Path) -> Iterator[None]:
-    """Hold ``supervisor.lock`` for as long as we run: one supervisor per datadir.
+def not_a_socket(path: Path) -> str | None:
+    """Why ``path`` cannot be a control socket (something else is there), or None.
 
-    A lock, not the socket file, decides: a supervisor killed with SIGKILL
-    leaves its socket behind, and the next one must be able to replace it.
+    Nothing there, or a socket, is fine: a socket nobody listens on is what a
+    supervisor killed by SIGKILL leaves, and the next one replaces it.
     """
-    fd = os.open(datadir / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise AlreadyRunning(f"another supervisor is running on {datadir}") from None
-    try:
-        yield
-    finally:
-        os.close(fd)
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return None
+    if stat.S_ISSOCK(mode):
+        return None
+    kind = next((name for test, name in _KINDS if test(mode)), "a special file")
+    return f"{path}: exists and is not a socket ({kind})"
 
 
 async def listen(path: Path, arbiter: Arbiter) -> asyncio.AbstractServer:
-    """Serve ``Control`` on ``path``, readable and writable by our user only (mode 0600)."""
-    path.unlink(missing_ok=True)
+    """Serve ``Control`` on ``path``, readable and writable by our user only (mode 0600).
+
+    Called with the datadir's lock held, so a socket at ``path`` is stale and
+    replaced; anything else there (a symlink, a directory) is refused rather
+    than unlinked, as is a path we cannot bind.
+    """
+    problem = not_a_socket(path)
+    if problem is not None:
+        raise UnusableDatadir(problem)
     previous = os.umask(0o177)
     try:
+        path.unlink(missing_ok=True)
         return await protocol.listen_unix(
-            path, Control, lambda: ControlService(arbiter), arbiter.settings.ipc.call_timeout_s
+            path,
+            Control,
+            lambda: ControlService(arbiter),
+            arbiter.settings.ipc.call_timeout_s,
+            max_connections=MAX_CONNECTIONS,
+            idle_timeout_s=IDLE_TIMEOUT_S,
         )
+    except OSError as error:
+        raise UnusableDatadir(describe(error)) from None
     finally:
         os.umask(previous)

@@ -45,6 +45,7 @@ class Worker:
     spawned: Spawned | None = None
     connection: Connection[Init] | None = None
     wallet: Wallet | None = None  # what this worker's Init.make_wallet gave, once wired
+    wired: asyncio.Event = field(default_factory=asyncio.Event)  # set while ``wallet`` is
     started_at: float = 0.0  # monotonic
     # Resolved once the loop has handled this generation's exit (logged, reaped, decided).
     exited: asyncio.Future[ExitInfo] | None = None

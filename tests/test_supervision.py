@@ -122,6 +122,7 @@ def test_stop_takes_the_wallet_down_before_the_node_and_leaves_nothing(splitd, d
     ]
     assert all(r["exit_code"] == 0 for r in events(running, "worker_exited"))
     assert all(gone(pid) for pid in pids)  # gone before `stop` returned
+    assert [r for r in running.records() if r["level"] in ("error", "critical")] == []
     wait_until(lambda: all(gone(pid) for pid in below), 5.0, "the forkserver gone too")
     assert not (datadir / "supervisor.sock").exists()
 
@@ -205,7 +206,8 @@ def test_a_second_supervisor_on_the_same_datadir_is_refused(splitd, datadir: Pat
     second = splitd_cli("run", "--datadir", str(datadir))
 
     assert second.returncode == 1
-    assert second.stderr.strip() == f"another supervisor is running on {datadir}"
+    expected = f"another supervisor (pid {running.process.pid}) runs on {datadir}"
+    assert second.stderr.strip() == expected
     assert running.process.poll() is None
 
 
