@@ -6,12 +6,16 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from bitcoin.amounts import btc
+from bitcoin.primitives import subsidy
 from tests.conftest import SPLITD, splitd_cli, wait_until
+from wallet.view import MATURE_CONFIRMATIONS
 
 MODES = ["separate", "inprocess"]
 
@@ -46,6 +50,40 @@ def test_mined_coins_reach_the_wallet_in_both_modes(splitd, datadir: Path, mode:
     call(datadir, "node", "generatetoaddress", "101", address)
     wait_until(lambda: wallet_tip(datadir) == 101, 20, "the wallet at block 101")
     assert call(datadir, "wallet", "getbalance") == "50.00000000"  # one mature coinbase
+
+
+# `splitd node generatetoaddress 101 A; splitd wallet getbalance`, back to back: the CLI's
+# code in one process, so the second call follows the first by microseconds, not by an
+# interpreter start (which would give the wallet time to catch up, and the test no bite).
+BACK_TO_BACK = """
+import sys
+from tests.chaos.engine import Cli
+cli = Cli(sys.argv[1])
+for _ in range(5):
+    cli.ok("node", "generatetoaddress", "101", sys.argv[2])
+    print(cli.ok("wallet", "getbalance").out.strip())
+"""
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_balance_asked_right_after_blocks_counts_them(splitd, datadir: Path, mode: str):
+    """The README's own session: the wallet answers as of the node's tip (Core's
+    BlockUntilSyncedToCurrentChain), never with what it had seen so far."""
+    splitd(**{"wallet.process": mode}).wait_running()
+    address = new_address(datadir)
+    done = subprocess.run(
+        [sys.executable, "-c", BACK_TO_BACK, str(datadir), address],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    expected = []
+    for round in range(1, 6):
+        mature = round * 101 - MATURE_CONFIRMATIONS + 1  # coinbases with 101 confirmations
+        expected.append(f"{btc(sum(subsidy(height) for height in range(1, mature + 1))):f}")
+    assert done.stdout.split() == expected
 
 
 def test_a_node_killed_mid_call_fails_fast_and_the_same_wallet_catches_up(splitd, datadir: Path):
