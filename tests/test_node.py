@@ -72,6 +72,11 @@ def test_bad_input_is_one_line_and_exit_1(splitd, datadir: Path):
     cases = {
         ("generatetoaddress", "1", "bc1qnotregtest"): "Error: Invalid address",
         ("getblockhash", "7"): "Block height out of range",
+        ("getblockhash", "-1"): "Block height out of range",
+        ("getblockhash", "99999999999999999999999"): "Block height out of range",
+        ("getblockhash", " 1"): "height: not an integer (got ' 1')",
+        ("getblockhash", "\u0661"): "height: not an integer (got '\u0661')",  # Arabic-Indic 1
+        ("getblockhash", "1_0"): "height: not an integer (got '1_0')",
         ("getblock", "00" * 32): "Block not found",
         ("getblock", "xyz"): "blockhash must be of length 64 (not 3, for 'xyz')",
         ("nosuchmethod",): "Method not found: nosuchmethod",

@@ -51,6 +51,7 @@ SETTINGS = {
     "restart.backoff_initial_s": "0.05",
     "restart.backoff_max_s": "0.2",
 }
+QUIET_S = 1.0  # longer than a hang takes to notice with SETTINGS: 0.2 * 3 + 0.2 s
 EXTERNAL = "bcrt1qqqqsyqcyq5rqwzqfpg9scrgwpugpzysnard0ew"  # pays nobody we know
 ROLES = ("node", "wallet")
 
@@ -159,14 +160,36 @@ class Run:
         self.start_height = 0
         self._blocks: dict[str, list[str]] = {}  # block hash -> its txids
 
-    def all_running(self) -> bool:
+    def generations(self) -> list[tuple[str, int]] | None:
+        """Each worker's generation while every one of them runs; None otherwise."""
         status = self.cli("status", "--json")
-        return status.code == 0 and all(w["state"] == "running" for w in status.json()["workers"])
+        if status.code != 0:
+            return None
+        workers = status.json()["workers"]
+        if not all(w["state"] == "running" for w in workers):
+            return None
+        return [(w["name"], w["generation"]) for w in workers]
 
-    def settle(self) -> None:
-        """Every worker runs, is wired, and the wallet has caught up with the node: its
-        blocks, the node's mempool, and its own resubmissions (``scanning`` is false)."""
-        wait_until(self.all_running, 60, "every worker running")
+    def all_running(self) -> bool:
+        return self.generations() is not None
+
+    def wallet_after(self, generation: int) -> bool:
+        """Every worker runs, the wallet as a generation after ``generation``."""
+        return dict(self.generations() or []).get("wallet", generation) > generation
+
+    def quiet(self) -> bool:
+        """Every worker runs, and none was replaced for longer than a hang takes to notice:
+        a signal sent just before the chaos ended has had its effect, whatever it was."""
+        before = self.generations()
+        if before is None:
+            return False
+        time.sleep(QUIET_S)
+        return self.generations() == before
+
+    def settle(self, *, quiet: bool = True) -> None:
+        """Every worker runs (and, ``quiet``, stays up), is wired, and the wallet has caught
+        up with the node: its blocks, the node's mempool, its own resubmissions."""
+        wait_until(self.quiet if quiet else self.all_running, 60, "every worker running")
 
         def synced() -> bool:
             info, count = self.cli("wallet", "getwalletinfo"), self.cli("node", "getblockcount")
@@ -370,18 +393,23 @@ def kills_inside_sends(datadir: Path, rounds: int, seed: int) -> Targeted:
         for index in range(rounds):
             result.rounds += 1
             pid = worker_pid(run.process.pid, "wallet")
+            generation = dict(run.generations() or [])["wallet"]
             outcome: list[Result] = []
             sender = threading.Thread(target=send_into, args=(run.cli, outcome))
             sender.start()
             time.sleep(rng.uniform(0, window))
+            killed = False
             if pid is not None:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
+                    killed = True
                     result.kills += 1
             sender.join()
             if outcome and outcome[0].code == 0:
                 result.sends_acknowledged += 1
-            run.settle()
+            if killed:
+                wait_until(lambda g=generation: run.wallet_after(g), 30, "the wallet replaced")
+            run.settle(quiet=False)
             for txid in run.cli.ok("node", "getrawmempool").json():
                 if run.cli("wallet", "gettransaction", txid).code != 0:
                     result.unknown_to_wallet += 1
