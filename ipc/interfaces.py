@@ -9,145 +9,69 @@ here knows about the wire.
 Each interface names its ``peer`` ("the node") for messages a user may read:
 a method name such as ``Chain.relay_min_fee`` is ours, not theirs.
 
-Errors carry a stable ``code`` because a remote exception arrives as a generic
-transport error; the wire layer sends the code and message and the caller gets
-the same class back, never the remote traceback.
+The errors are in ``ipc.errors``; they are importable from here too, since what a
+method may raise is part of its interface.
 """
 
 from __future__ import annotations
 
-import errno
-import os
-import sqlite3
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
 
-
-class SplitdError(Exception):
-    """Base of every error that may cross a process boundary."""
-
-    code: ClassVar[str] = "error"
-    _by_code: ClassVar[dict[str, type[SplitdError]]] = {}
-
-    def __init_subclass__(cls, **kwargs: object) -> None:
-        super().__init_subclass__(**kwargs)
-        SplitdError._by_code[cls.code] = cls
-
-    @property
-    def message(self) -> str:
-        return str(self.args[0]) if self.args else ""
-
-    @staticmethod
-    def from_code(code: str, message: str) -> SplitdError:
-        """Rebuild the error a peer raised; an unknown code degrades to the base class."""
-        return SplitdError._by_code.get(code, SplitdError)(message)
-
-
-class WorkerUnavailable(SplitdError):
-    """The peer is gone (exited, killed, or its connection dropped)."""
-
-    code = "unavailable"
-
-
-class CallTimeout(SplitdError):
-    """The peer did not answer within the call's deadline."""
-
-    code = "timeout"
-
-
-class InternalError(SplitdError):
-    """The peer failed in a way it does not describe; details stay in its own log."""
-
-    code = "internal"
-
-
-class UnknownWorker(SplitdError):
-    code = "unknown_worker"
-
-
-class Unsupported(SplitdError):
-    """The peer does not serve this (a wallet worker asked for a Node, say)."""
-
-    code = "unsupported"
-
-
-class UnknownMethod(SplitdError):
-    code = "unknown_method"
-
-
-class InvalidParameter(SplitdError):
-    code = "invalid_parameter"
-
-
-class BlockNotFound(SplitdError):
-    code = "block_not_found"
-
-
-class TxNotFound(SplitdError):
-    code = "tx_not_found"
-
-
-class TxRejected(SplitdError):
-    """The node refused a transaction; the message is Bitcoin Core's reject reason."""
-
-    code = "tx_rejected"
-
-    @property
-    def reason(self) -> str:
-        return self.message
-
-
-class InvalidAddress(SplitdError):
-    code = "invalid_address"
-
-
-class InsufficientFunds(SplitdError):
-    code = "insufficient_funds"
-
-
-class RequestTooLarge(SplitdError):
-    """A call too big for the wire; refused by the caller before anything is sent."""
-
-    code = "too_large"
-
-
-class StartFailure(SplitdError):
-    """A worker cannot start, for a reason its message gives in one line (a wallet file
-    that is not ours, a database it cannot open): logged as that line, no traceback."""
-
-    code = "start_failure"
-
-
-# What the disk, not the code, is to blame for: the user can act on these.
-_STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EACCES})
-_SQLITE_STORAGE = frozenset(
-    {sqlite3.SQLITE_FULL, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN}
+from ipc.errors import (
+    BlockNotFound,
+    CallTimeout,
+    InsufficientFunds,
+    InternalError,
+    InvalidAddress,
+    InvalidParameter,
+    RequestTooLarge,
+    RpcCode,
+    RpcError,
+    SplitdError,
+    StartFailure,
+    StorageError,
+    TxNotFound,
+    TxRejected,
+    UnknownMethod,
+    UnknownWorker,
+    Unsupported,
+    WorkerUnavailable,
 )
 
-
-class StorageError(SplitdError):
-    """The peer could not write its database (a full or read-only disk): the cause, as the
-    operating system or sqlite said it, for the user to act on."""
-
-    code = "storage"
-
-    @classmethod
-    def of(cls, error: BaseException) -> StorageError | None:
-        """The storage failure behind ``error`` (or its causes), or None if it is no such
-        failure: a sqlite error about SQL itself is a bug and stays an internal error."""
-        seen: BaseException | None = error
-        while seen is not None:
-            if isinstance(seen, OSError) and seen.errno in _STORAGE_ERRNOS:
-                return cls(seen.strerror or os.strerror(seen.errno))
-            if isinstance(seen, sqlite3.Error):
-                code = getattr(seen, "sqlite_errorcode", 0) & 0xFF  # the primary result code
-                if code == sqlite3.SQLITE_FULL:
-                    return cls(f"{os.strerror(errno.ENOSPC)} ({seen})")
-                if code in _SQLITE_STORAGE:
-                    return cls(str(seen))
-            seen = seen.__cause__
-        return None
+__all__ = [
+    "BlockNotFound",
+    "BlockRef",
+    "CallTimeout",
+    "Chain",
+    "ChainNotifications",
+    "ConnectedBlock",
+    "Control",
+    "ExitInfo",
+    "Handler",
+    "Init",
+    "InsufficientFunds",
+    "InternalError",
+    "InvalidAddress",
+    "InvalidParameter",
+    "Node",
+    "RequestTooLarge",
+    "RpcCode",
+    "RpcError",
+    "SplitdError",
+    "StartFailure",
+    "StorageError",
+    "SupervisorStatus",
+    "TxNotFound",
+    "TxRejected",
+    "UnknownMethod",
+    "UnknownWorker",
+    "Unsupported",
+    "Wallet",
+    "WorkerStatus",
+    "WorkerUnavailable",
+]
 
 
 class Init(ABC):
@@ -327,17 +251,18 @@ class Node(ABC):
     """The node's face to users: Bitcoin Core's ``interfaces::Node::executeRpc``.
 
     One method rather than one per RPC: the methods and result shapes are
-    Bitcoin Core's (CONTRACT.md), and JSON is what they are defined in.
+    Bitcoin Core's, and JSON is what they are defined in.
     """
 
     peer: ClassVar[str] = "the node"
 
     @abstractmethod
-    async def execute_rpc(self, method: str, params: list[str]) -> str:
-        """Run ``method`` with bitcoin-cli's words as ``params``; the result as JSON text.
+    async def execute_rpc(self, method: str, params: str) -> str:
+        """Run ``method`` with ``params``, JSON text (an array, or an object of named
+        parameters, as in a JSON-RPC request); the result as JSON text.
 
-        ``UnknownMethod``, ``InvalidParameter`` and the domain errors
-        (``BlockNotFound``, ``TxRejected``...) for what fails.
+        What fails raises a ``SplitdError`` whose ``rpc_code`` is Core's for it
+        (``RpcError`` for a method's own, ``UnknownMethod``, ``TxRejected``...).
         """
 
 
@@ -347,4 +272,5 @@ class Wallet(ABC):
     peer: ClassVar[str] = "the wallet"
 
     @abstractmethod
-    async def execute_rpc(self, method: str, params: list[str]) -> str: ...
+    async def execute_rpc(self, method: str, params: str) -> str:
+        """As ``Node.execute_rpc``, for the wallet's methods."""

@@ -30,8 +30,8 @@ from fractions import Fraction
 from embit.transaction import Transaction
 
 from bitcoin.addresses import witness_program as parse_witness_program
+from bitcoin.amounts import btc
 from bitcoin.primitives import (
-    COIN,
     COINBASE_MATURITY,
     MAX_BLOCK_SIGOPS_COST,
     MAX_BLOCK_WEIGHT,
@@ -118,10 +118,6 @@ def dust_threshold(script_pubkey: bytes, dust_relay_fee: int = DUST_RELAY_TX_FEE
     witness = parse_witness_program(script_pubkey) is not None
     size += 32 + 4 + 1 + (107 // WITNESS_SCALE_FACTOR if witness else 107) + 4
     return fee_for(dust_relay_fee, size)
-
-
-def _btc(sat_or_rate: int) -> float:
-    return round(sat_or_rate / COIN, 8)
 
 
 # --- standardness (policy/policy.cpp) -----------------------------------------------------
@@ -282,6 +278,7 @@ class Mempool:
         self.dust_relay_fee = dust_relay_fee
         self.max_datacarrier_bytes = max_datacarrier_bytes
         self._entries: dict[bytes, Entry] = {}  # by txid, in arrival order
+        self.sequence = 1  # Core's mempool sequence: one more for every entry added or removed
         self._by_wtxid: dict[bytes, bytes] = {}
         self._spenders: dict[Outpoint, bytes] = {}  # outpoint -> txid of the mempool tx spending it
         self._disconnected: list[list[Transaction]] = []  # blocks taken off the tip, tip first
@@ -365,10 +362,10 @@ class Mempool:
             "ancestorsize": sum(self._entries[t].vsize for t in up),
             "wtxid": hash_to_hex(entry.wtxid),
             "fees": {
-                "base": _btc(entry.fee),
-                "modified": _btc(entry.fee),
-                "ancestor": _btc(sum(self._entries[t].fee for t in up)),
-                "descendant": _btc(sum(self._entries[t].fee for t in down)),
+                "base": btc(entry.fee),
+                "modified": btc(entry.fee),
+                "ancestor": btc(sum(self._entries[t].fee for t in up)),
+                "descendant": btc(sum(self._entries[t].fee for t in down)),
             },
             "depends": sorted(hash_to_hex(t) for t in self.parents(txid)),
             "spentby": [hash_to_hex(t) for t in sorted(self.children(txid))],
@@ -384,11 +381,11 @@ class Mempool:
             "size": len(self._entries),
             "bytes": sum(e.vsize for e in entries),
             "usage": sum(_memory_usage(e) for e in entries),
-            "total_fee": _btc(sum(e.fee for e in entries)),
+            "total_fee": btc(sum(e.fee for e in entries)),
             "maxmempool": DEFAULT_MAX_MEMPOOL_SIZE,
-            "mempoolminfee": _btc(self.min_relay_fee),
-            "minrelaytxfee": _btc(self.min_relay_fee),
-            "incrementalrelayfee": _btc(DEFAULT_INCREMENTAL_RELAY_FEE),
+            "mempoolminfee": btc(self.min_relay_fee),
+            "minrelaytxfee": btc(self.min_relay_fee),
+            "incrementalrelayfee": btc(DEFAULT_INCREMENTAL_RELAY_FEE),
             "unbroadcastcount": 0,
             "fullrbf": True,
         }
@@ -476,6 +473,7 @@ class Mempool:
         if test_accept:
             return entry
         self._entries[tx_hash] = entry
+        self.sequence += 1
         self._by_wtxid[tx_whash] = tx_hash
         for outpoint in outpoints:
             self._spenders[outpoint] = tx_hash
@@ -679,6 +677,7 @@ class Mempool:
 
     def _remove(self, tx_hash: bytes) -> None:
         entry = self._entries.pop(tx_hash)
+        self.sequence += 1
         del self._by_wtxid[entry.wtxid]
         for outpoint in _outpoints(entry.tx):
             if self._spenders.get(outpoint) == tx_hash:

@@ -160,6 +160,11 @@ class BlockStore:
     def close(self) -> None:
         self._db.close()
 
+    def size_on_disk(self) -> int:
+        """The bytes the store takes: its file and its write-ahead log (Core's size_on_disk)."""
+        files = (self.path, self.path.with_name(self.path.name + "-wal"))
+        return sum(file.stat().st_size for file in files if file.exists())
+
     def __enter__(self) -> Self:
         return self
 

@@ -1,25 +1,21 @@
-"""The ``splitd`` command: what a user types, per ../shared/CONTRACT.md.
+"""The ``splitd`` command: what a user types (docs/guide.md has every command).
 
-Every error a user can cause ends in a one-line message and a documented exit
-code, never a traceback: 1 for "it did not work" (no supervisor answers,
-another supervisor runs), 2 for what the user must fix first (a bad argument
-or setting, an unusable datadir).
+Printing and failing are ``supervisor.output``'s, reaching a running supervisor is
+``supervisor.session``'s, and ``splitd node``/``splitd wallet`` are
+``supervisor.rpccli``'s; here are the other commands and the parser.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import dataclasses
-import errno
 import json
 import os
 import sys
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from decimal import Decimal
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import structlog
 
@@ -27,16 +23,14 @@ from config import ConfigError, Settings, effective_config, load_settings
 from ipc.capnp import protocol
 from ipc.interfaces import (
     Control,
-    SplitdError,
     SupervisorStatus,
     WorkerStatus,
-    WorkerUnavailable,
 )
 from logs.sink import RotatingJsonl, Sink
 from logs.structured import configure
-from supervisor import logview
+from supervisor import logview, rpccli
 from supervisor.arbiter import Arbiter, splitd_version
-from supervisor.control import MAX_CONNECTIONS, listen, not_a_socket, socket_path
+from supervisor.control import listen, socket_path
 from supervisor.datadir import (
     PRIVATE_UMASK,
     AlreadyRunning,
@@ -45,56 +39,18 @@ from supervisor.datadir import (
     exclusive,
     make_private,
 )
+from supervisor.output import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    Failure,
+    emit,
+    flush_stdout,
+    release_stdout,
+)
+from supervisor.session import ask, datadir_of
 
-T = TypeVar("T")
-
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
-CLI_TIMEOUT_S = 10.0
-# Node and wallet methods may run long (generatetoaddress 5000): bitcoin-cli's own
-# -rpcclienttimeout default. A dead node or wallet still fails at once (disconnected).
-RPC_TIMEOUT_S = 900.0
 STOP_DEADLINE_S = 300.0  # the supervisor's own stop is bounded by SIGKILL; this is a backstop
-
-
-class Failure(Exception):
-    """A user-facing failure: its message is printed as one line, its code is the exit code."""
-
-    def __init__(self, message: str, code: int = EXIT_FAILURE) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-@contextlib.contextmanager
-def writing_stdout() -> Iterator[None]:
-    """A command's output that cannot be written (``> /dev/full``) is a one-line failure.
-
-    ``BrokenPipeError`` (``| head -1``: the reader has gone) goes on to ``main``: a quiet end.
-    """
-    try:
-        yield
-    except BrokenPipeError:
-        raise
-    except OSError as error:
-        raise Failure(f"splitd: cannot write to stdout: {error.strerror or error}") from None
-
-
-def emit(text: str) -> None:
-    """Print one piece of a command's output."""
-    with writing_stdout():
-        print(text)
-
-
-def datadir_of(args: argparse.Namespace) -> Path:
-    """``--datadir``, else ``$SPLITD_DATADIR``, else ``~/.splitd``.
-
-    An empty ``--datadir`` is an error, not a silent ``~/.splitd``; an empty
-    ``SPLITD_DATADIR`` counts as unset, as the shell's ``${SPLITD_DATADIR:-...}`` would.
-    """
-    given = getattr(args, "datadir", None)
-    if given == "":
-        raise Failure("--datadir: empty path", EXIT_USAGE)
-    chosen = given or os.environ.get("SPLITD_DATADIR") or "~/.splitd"
-    return Path(chosen).expanduser().absolute()
 
 
 def settings_of(args: argparse.Namespace) -> Settings:
@@ -154,59 +110,6 @@ async def supervise(settings: Settings, datadir: Path, path: Path, sink: Sink) -
 
 
 # -- talking to a running supervisor --------------------------------------------------------
-
-
-def ask(
-    args: argparse.Namespace,
-    call: Callable[[Control], Awaitable[T]],
-    timeout_s: float = CLI_TIMEOUT_S,
-) -> T:
-    """Run ``call`` against the supervisor of this datadir; one-line failures otherwise."""
-    datadir = datadir_of(args)
-    try:
-        path = socket_path(datadir)
-    except UnusableDatadir as error:
-        raise Failure(str(error), EXIT_USAGE) from None
-
-    async def session() -> T:
-        try:
-            connection = await protocol.connect_unix(path, Control, timeout_s)
-        except OSError as error:
-            raise Failure(unreachable(datadir, path, error)) from None
-        try:
-            return await call(connection.remote)
-        except SplitdError as error:
-            if isinstance(error, WorkerUnavailable) and connection.closed_by_peer():
-                raise Failure(busy(datadir)) from None  # not the node or wallet: our connection
-            raise Failure(error.message or error.code) from None
-        finally:
-            connection.close()
-
-    return protocol.run(session())
-
-
-def busy(datadir: Path) -> str:
-    """The supervisor turned us away: at its connection limit, or on its way out."""
-    return (
-        f"the supervisor on {datadir} is busy (more than {MAX_CONNECTIONS} connections)"
-        " or stopping; retry"
-    )
-
-
-def unreachable(datadir: Path, path: Path, error: OSError) -> str:
-    """What a failed connect to ``path`` means, in the user's words."""
-    if error.errno in (errno.EACCES, errno.EPERM):
-        return f"permission denied on {path}"
-    if error.errno == errno.EAGAIN:  # its listen backlog is full
-        return busy(datadir)
-    if error.errno == errno.ENOTDIR:
-        return f"{datadir}: not a directory"
-    problem = not_a_socket(path)
-    if problem is not None:
-        return problem
-    if error.errno in (errno.ENOENT, errno.ECONNREFUSED):
-        return f"no supervisor is running on {datadir}"
-    return f"cannot reach the supervisor on {datadir}: {error.strerror or error}"
 
 
 def status_json(status: SupervisorStatus) -> dict[str, Any]:
@@ -303,44 +206,6 @@ def cmd_restart(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def indented(value: Any, depth: int = 0) -> str:
-    """JSON indented by two, with every number exactly as the peer wrote it (50.00000000)."""
-    pad, inner = "  " * depth, "  " * (depth + 1)
-    if isinstance(value, dict) and value:
-        items = (f"{inner}{json.dumps(k)}: {indented(v, depth + 1)}" for k, v in value.items())
-        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
-    if isinstance(value, list) and value:
-        return "[\n" + ",\n".join(inner + indented(v, depth + 1) for v in value) + f"\n{pad}]"
-    if isinstance(value, Decimal):
-        return format(value, "f")  # str() would print 0E-8 for 0.00000000
-    return json.dumps(value)
-
-
-def print_result(result: str) -> None:
-    """As bitcoin-cli prints: a string bare, null as nothing, numbers and the rest as JSON."""
-    value = json.loads(result, parse_float=Decimal)
-    if isinstance(value, str):
-        emit(value)
-    elif value is not None:
-        emit(indented(value))
-
-
-def cmd_node(args: argparse.Namespace) -> int:
-    async def call(control: Control) -> str:
-        return await (await control.node()).execute_rpc(args.method, args.params)
-
-    print_result(ask(args, call, RPC_TIMEOUT_S))
-    return EXIT_OK
-
-
-def cmd_wallet(args: argparse.Namespace) -> int:
-    async def call(control: Control) -> str:
-        return await (await control.wallet(args.wallet)).execute_rpc(args.method, args.params)
-
-    print_result(ask(args, call, RPC_TIMEOUT_S))
-    return EXIT_OK
-
-
 def cmd_check_config(args: argparse.Namespace) -> int:
     emit(json.dumps(effective_config(settings_of(args)), indent=2))
     return EXIT_OK
@@ -406,14 +271,13 @@ def parser() -> argparse.ArgumentParser:
     command("stop", cmd_stop, "stop the running supervisor and wait for it to exit")
     command("restart", cmd_restart, "restart one worker").add_argument("worker")
     logview.add_arguments(command("logs", cmd_logs, "read <datadir>/logs (no supervisor needed)"))
-    node = command("node", cmd_node, "call a node method, e.g. getblockcount")
-    wallet = command("wallet", cmd_wallet, "call a wallet method, e.g. getnewaddress")
+    node = command("node", rpccli.cmd_node, "call a node method, e.g. getblockcount")
+    wallet = command("wallet", rpccli.cmd_wallet, "call a wallet method, e.g. getnewaddress")
     wallet.add_argument(
         "--wallet", default="", metavar="NAME", help="default: the only or the 'default' wallet"
     )
     for sub in (node, wallet):
-        sub.add_argument("method")
-        sub.add_argument("params", nargs="*", metavar="ARG")
+        rpccli.add_arguments(sub)
     return top
 
 
@@ -429,29 +293,6 @@ def not_utf8(arguments: Sequence[str]) -> int | None:
         except UnicodeEncodeError:
             return position
     return None
-
-
-def flush_stdout() -> None:
-    """Write out what the command printed while a failure can still be told in one line."""
-    if sys.stdout is not None:  # None: started with stdout closed, and print() wrote nothing
-        with writing_stdout():
-            sys.stdout.flush()
-
-
-def release_stdout() -> None:
-    """Whatever stdout could not take goes to /dev/null instead.
-
-    Left to the interpreter's exit, a flush into a closed pipe would print
-    "Exception ignored ... BrokenPipeError" after we have finished.
-    """
-    if sys.stdout is None:
-        return
-    try:
-        sys.stdout.flush()
-    except OSError:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

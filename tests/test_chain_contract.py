@@ -36,6 +36,7 @@ from node.notifications import Notifier
 from node.service import NodeService
 from node.store import Outpoint
 from tests.blocks import Key, spend
+from tests.rpcwords import cli
 
 T = TypeVar("T")
 MODES = ["inprocess", "capnp"]
@@ -180,7 +181,9 @@ class NodeSubject:
         self._spent = 0
 
     async def mine(self, count: int) -> None:
-        await self.impl.execute_rpc("generatetoaddress", [str(count), self._address])
+        await self.impl.execute_rpc(
+            "generatetoaddress", cli("generatetoaddress", [str(count), self._address])
+        )
 
     async def blocks(self) -> list[ConnectedBlock]:
         store = self.impl.chain.store

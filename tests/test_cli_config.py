@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from supervisor.cli import print_result
+from supervisor.output import print_result
 from tests.conftest import splitd_cli
 
 

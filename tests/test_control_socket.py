@@ -18,6 +18,7 @@ from ipc.capnp import protocol
 from ipc.interfaces import Control, Node, SupervisorStatus, Wallet, WorkerUnavailable
 from supervisor.control import MAX_CONNECTIONS, SOCKET_NAME
 from tests.conftest import Running, splitd_cli, wait_until
+from tests.rpcwords import cli
 
 MIB = 1024 * 1024
 CYCLES = 5000
@@ -148,7 +149,7 @@ def test_an_idle_connection_is_closed_but_one_holding_the_node_is_not(supervisor
             # connection opened after it has been dropped as idle, so would ours have been.
             later = connect(path)
             wait_until(lambda: closed_by_supervisor(later), 10, "a later idle connection closed")
-            return await node.execute_rpc("getblockcount", [])
+            return await node.execute_rpc("getblockcount", cli("getblockcount", []))
         finally:
             connection.close()
 

@@ -7,6 +7,7 @@ under the mempool, transactions signed with embit.
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 
 import pytest
 from embit.script import Script, Witness
@@ -414,7 +415,7 @@ def test_higher_min_relay_fee(chain: Chain, live: Live) -> None:
     tx = pay(chain, 5, fee=400)  # 110 vbytes: enough at 1000 sat/kvB, not at 5000
     assert 5 * tx_vsize(tx) > 400
     rejects("min relay fee not met", strict.accept, tx)
-    assert strict.info()["minrelaytxfee"] == 0.00005
+    assert strict.info()["minrelaytxfee"] == Decimal("0.00005000")
 
 
 def test_bad_signature_fails_policy_script_checks(chain: Chain, pool: Mempool) -> None:
@@ -522,7 +523,12 @@ def test_entry_info_for_getrawmempool_verbose(chain: Chain, pool: Mempool) -> No
         "ancestorcount": 2,
         "ancestorsize": size_p + size_c,
         "wtxid": hash_to_hex(wtxid(child)),
-        "fees": {"base": 0.0001, "modified": 0.0001, "ancestor": 0.0003, "descendant": 0.0001},
+        "fees": {
+            "base": Decimal("0.0001"),
+            "modified": Decimal("0.0001"),
+            "ancestor": Decimal("0.0003"),
+            "descendant": Decimal("0.0001"),
+        },
         "depends": [hash_to_hex(txid(parent))],
         "spentby": [],
         "bip125-replaceable": True,  # through its parent
@@ -532,10 +538,10 @@ def test_entry_info_for_getrawmempool_verbose(chain: Chain, pool: Mempool) -> No
     assert (info["descendantcount"], info["descendantsize"]) == (2, size_p + size_c)
     assert info["spentby"] == [hash_to_hex(txid(child))]
     assert info["fees"] == {
-        "base": 0.0002,
-        "modified": 0.0002,
-        "ancestor": 0.0002,
-        "descendant": 0.0003,
+        "base": Decimal("0.0002"),
+        "modified": Decimal("0.0002"),
+        "ancestor": Decimal("0.0002"),
+        "descendant": Decimal("0.0003"),
     }
     assert pool.entry_info(txid(other))["bip125-replaceable"] is False
     with pytest.raises(KeyError):
@@ -698,11 +704,11 @@ def test_info_shape(chain: Chain, pool: Mempool) -> None:
         "size": 0,
         "bytes": 0,
         "usage": 0,
-        "total_fee": 0.0,
+        "total_fee": Decimal(0),
         "maxmempool": 300_000_000,
-        "mempoolminfee": 0.00001,
-        "minrelaytxfee": 0.00001,
-        "incrementalrelayfee": 0.00001,
+        "mempoolminfee": Decimal("0.00001"),
+        "minrelaytxfee": Decimal("0.00001"),
+        "incrementalrelayfee": Decimal("0.00001"),
         "unbroadcastcount": 0,
         "fullrbf": True,
     }
@@ -713,5 +719,5 @@ def test_info_shape(chain: Chain, pool: Mempool) -> None:
     assert info.keys() == empty.keys()
     assert info["size"] == 2
     assert info["bytes"] == tx_vsize(a) + tx_vsize(b)
-    assert info["total_fee"] == 0.0003
+    assert info["total_fee"] == Decimal("0.0003")
     assert isinstance(info["usage"], int) and info["usage"] > 0

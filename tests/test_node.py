@@ -74,12 +74,16 @@ def test_bad_input_is_one_line_and_exit_1(splitd, datadir: Path):
         ("getblockhash", "7"): "Block height out of range",
         ("getblockhash", "-1"): "Block height out of range",
         ("getblockhash", "99999999999999999999999"): "Block height out of range",
-        ("getblockhash", " 1"): "height: not an integer (got ' 1')",
-        ("getblockhash", "\u0661"): "height: not an integer (got '\u0661')",  # Arabic-Indic 1
-        ("getblockhash", "1_0"): "height: not an integer (got '1_0')",
+        # bitcoin-cli's conversion: a height is a JSON number, with no white space around it
+        ("getblockhash", " 1"): "Error parsing JSON:  1",
+        ("getblockhash", "\u0661"): "Error parsing JSON: \u0661",  # an Arabic-Indic 1
+        ("getblockhash", "1_0"): "Error parsing JSON: 1_0",
+        ("getblockhash", "1.5"): "JSON integer out of range",
+        ("getblockhash", '"1"'): 'Wrong type passed:\n{\n    "Position 1 (height)": '
+        '"JSON value of type string is not of expected type number"\n}',
         ("getblock", "00" * 32): "Block not found",
         ("getblock", "xyz"): "blockhash must be of length 64 (not 3, for 'xyz')",
-        ("nosuchmethod",): "Method not found: nosuchmethod",
+        ("nosuchmethod",): "Method not found",
     }
     for words, message in cases.items():
         result = node(datadir, *words)

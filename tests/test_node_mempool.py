@@ -20,6 +20,7 @@ from node.miner import build_block
 from node.service import NodeService
 from node.store import Outpoint
 from tests.blocks import Key, spend
+from tests.rpcwords import cli
 from tests.test_chain_contract import Recorder
 
 
@@ -30,7 +31,9 @@ def address_of(key: Key) -> str:
 
 async def mined_node(tmp_path: Path, key: Key, blocks: int) -> NodeService:
     node = NodeService(ChainState.open(tmp_path))
-    await node.execute_rpc("generatetoaddress", [str(blocks), address_of(key)])
+    await node.execute_rpc(
+        "generatetoaddress", cli("generatetoaddress", [str(blocks), address_of(key)])
+    )
     return node
 
 
@@ -46,20 +49,36 @@ def test_a_spend_goes_through_the_mempool_into_a_block(tmp_path: Path):
         tx = spend([(outpoint, coin)], [(coin.value - 10_000, key.script("p2wpkh"))], key)
         raw = serialize_transaction(tx).hex()
 
-        sent = json.loads(await node.execute_rpc("sendrawtransaction", [raw]))
+        sent = json.loads(
+            await node.execute_rpc("sendrawtransaction", cli("sendrawtransaction", [raw]))
+        )
         assert sent == txid(tx)[::-1].hex()
-        assert json.loads(await node.execute_rpc("getrawmempool", [])) == [sent]
-        assert json.loads(await node.execute_rpc("getmempoolinfo", []))["size"] == 1
-        assert json.loads(await node.execute_rpc("getrawtransaction", [sent])) == raw
+        assert json.loads(await node.execute_rpc("getrawmempool", cli("getrawmempool", []))) == [
+            sent
+        ]
+        assert (
+            json.loads(await node.execute_rpc("getmempoolinfo", cli("getmempoolinfo", [])))["size"]
+            == 1
+        )
+        assert (
+            json.loads(
+                await node.execute_rpc("getrawtransaction", cli("getrawtransaction", [sent]))
+            )
+            == raw
+        )
         assert await node.mempool_transactions() == [serialize_transaction(tx)]
         with pytest.raises(TxRejected, match=r"^txn-mempool-conflict$"):
             conflict = spend([(outpoint, coin)], [(coin.value - 20_000, key.script("p2wpkh"))], key)
             await node.broadcast_transaction(serialize_transaction(conflict))
 
-        [mined] = json.loads(await node.execute_rpc("generatetoaddress", ["1", address_of(key)]))
-        block = json.loads(await node.execute_rpc("getblock", [mined]))
+        [mined] = json.loads(
+            await node.execute_rpc(
+                "generatetoaddress", cli("generatetoaddress", ["1", address_of(key)])
+            )
+        )
+        block = json.loads(await node.execute_rpc("getblock", cli("getblock", [mined])))
         assert block["tx"][1] == sent
-        assert json.loads(await node.execute_rpc("getrawmempool", [])) == []
+        assert json.loads(await node.execute_rpc("getrawmempool", cli("getrawmempool", []))) == []
         coinbase = node.chain.block(bytes.fromhex(mined)[::-1]).txs[0]
         assert coinbase.vout[0].value == 50 * 100_000_000 + 10_000  # subsidy plus the fee
         await recorder.wait_for(2)
@@ -77,7 +96,10 @@ def test_submitblock_supplies_a_missing_witness_reserved_value_as_core_does(tmp_
             tip.hash, 2, node.chain.parent_times(tip), int(time.time()), key.script("p2wpkh")
         )
         block.txs[0].vin[0].witness = Witness([])  # as a miner that forgot it would send
-        assert await node.execute_rpc("submitblock", [block.serialize().hex()]) == "null"
+        assert (
+            await node.execute_rpc("submitblock", cli("submitblock", [block.serialize().hex()]))
+            == "null"
+        )
         assert node.chain.tip().height == 2
 
     asyncio.run(body())
@@ -93,7 +115,10 @@ def test_gettxout_sees_the_mempool_unless_told_not_to(tmp_path: Path):
         shown = outpoint.txid[::-1].hex()
 
         async def gettxout(*params: str) -> Any:
-            return json.loads(await node.execute_rpc("gettxout", list(params)), parse_float=Decimal)
+            return json.loads(
+                await node.execute_rpc("gettxout", cli("gettxout", list(params))),
+                parse_float=Decimal,
+            )
 
         confirmed = await gettxout(shown, "0")
         assert confirmed["confirmations"] == 101
@@ -104,10 +129,14 @@ def test_gettxout_sees_the_mempool_unless_told_not_to(tmp_path: Path):
             "address": address_of(key),
             "type": "witness_v0_keyhash",
         }
-        assert confirmed["bestblock"] == json.loads(await node.execute_rpc("getbestblockhash", []))
+        assert confirmed["bestblock"] == json.loads(
+            await node.execute_rpc("getbestblockhash", cli("getbestblockhash", []))
+        )
         tx = spend([(outpoint, coin)], [(coin.value - 10_000, key.script("p2wpkh"))], key)
         sent = json.loads(
-            await node.execute_rpc("sendrawtransaction", [serialize_transaction(tx).hex()])
+            await node.execute_rpc(
+                "sendrawtransaction", cli("sendrawtransaction", [serialize_transaction(tx).hex()])
+            )
         )
         assert await gettxout(shown, "0") is None  # a mempool transaction spends it
         assert (await gettxout(shown, "0", "false"))["confirmations"] == 101

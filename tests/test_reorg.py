@@ -30,6 +30,7 @@ from node.service import NodeService
 from node.store import Coin, Outpoint
 from tests import test_chain_contract as contract
 from tests.blocks import Chain, DictView, Key, spend
+from tests.rpcwords import cli
 
 MINER, KEY_A, KEY_B = Key.from_int(1), Key.from_int(2), Key.from_int(3)
 FORK_HEIGHT = 101
@@ -164,7 +165,7 @@ class Node:
     recorder: Recorder
 
     async def rpc(self, method: str, *params: str) -> Any:
-        return json.loads(await self.service.execute_rpc(method, list(params)))
+        return json.loads(await self.service.execute_rpc(method, cli(method, list(params))))
 
     async def submit(self, blk: Block) -> str | None:
         return await self.rpc("submitblock", blk.serialize().hex())
@@ -371,12 +372,15 @@ async def test_after_a_reorg_the_store_reopens_to_the_same_tip_and_coins(
     assert reopened.tip() == tip
     assert reopened.store.utxo_snapshot() == utxo
     service = NodeService(reopened)
-    assert json.loads(await service.execute_rpc("getbestblockhash", [])) == branches.b[2].hash
+    assert (
+        json.loads(await service.execute_rpc("getbestblockhash", cli("getbestblockhash", [])))
+        == branches.b[2].hash
+    )
     for height, blk in enumerate(branches.a[:2], start=FORK_HEIGHT + 1):
         assert reopened.store.height_of(blk.header.hash_bytes) is None
-        assert json.loads(await service.execute_rpc("getblockhash", [str(height)])) == (
-            branches.b[height - FORK_HEIGHT - 1].hash
-        )
+        assert json.loads(
+            await service.execute_rpc("getblockhash", cli("getblockhash", [str(height)]))
+        ) == (branches.b[height - FORK_HEIGHT - 1].hash)
     # Reopening connected nothing more: the best branch was already active.
     assert reopened.activate() == ([], {})
 

@@ -41,12 +41,11 @@ from ipc.interfaces import (
     Chain,
     ConnectedBlock,
     InsufficientFunds,
-    InvalidAddress,
-    InvalidParameter,
-    UnknownMethod,
+    RpcCode,
     Wallet,
     WorkerUnavailable,
 )
+from tests.rpcwords import cli, raises_rpc
 from tests.walletchain import (
     ABANDON,
     COIN,
@@ -134,7 +133,7 @@ async def test_getnewaddress_is_bip84_in_order_and_survives_reopening(tmp_path: 
         assert first == [keys.derive(RECEIVE, i).address for i in range(3)]
         assert all(address.startswith("bcrt1q") for address in first)
         assert await rpc(service, "getnewaddress", "savings") == keys.derive(RECEIVE, 3).address
-        with pytest.raises(InvalidParameter):
+        with raises_rpc(RpcCode.INVALID_ADDRESS_OR_KEY, "Unknown address type 'legacy'"):
             await rpc(service, "getnewaddress", "", "legacy")
     async with opened(tmp_path) as service:
         assert await rpc(service, "getnewaddress") == keys.derive(RECEIVE, 4).address
@@ -178,10 +177,10 @@ async def test_a_coinbase_matures_after_100_blocks_on_top_as_in_core(tmp_path: P
         chain.mine(OTHER, MATURE_CONFIRMATIONS - 2)  # 100 confirmations: still immature
         await chain.settled()
         assert (await rpc(service, "getbalances"))["mine"]["immature"] == Decimal(50)
-        assert await service.execute_rpc("getbalance", []) == "0.00000000"
+        assert await service.execute_rpc("getbalance", cli("getbalance", [])) == "0.00000000"
         chain.mine(OTHER)  # 101 confirmations: `generatetoaddress 101` gives 50 BTC
         await chain.settled()
-        assert await service.execute_rpc("getbalance", []) == "50.00000000"
+        assert await service.execute_rpc("getbalance", cli("getbalance", [])) == "50.00000000"
         balances = await rpc(service, "getbalances")
         assert balances["mine"]["trusted"] == Decimal("50")
         assert balances["mine"]["immature"] == Decimal("0")
@@ -194,7 +193,7 @@ async def test_rpc_result_shapes(tmp_path: Path):
         address = service.db.keychain().derive(RECEIVE, 0).address
         chain.mine(await new_script(service))  # a second coinbase, immature
         await chain.settled()
-        text = await service.execute_rpc("listunspent", [])
+        text = await service.execute_rpc("listunspent", cli("listunspent", []))
         assert '"amount": 50.00000000' in text
         unspent = await rpc(service, "listunspent")
         assert len(unspent) == 1
@@ -237,7 +236,7 @@ async def test_rpc_result_shapes(tmp_path: Path):
         assert tx["confirmations"] == 102
         assert tx["details"][0]["category"] == "generate"
         assert parse_transaction(bytes.fromhex(tx["hex"]))
-        with pytest.raises(InvalidParameter, match="Invalid or non-wallet transaction id"):
+        with raises_rpc(RpcCode.INVALID_ADDRESS_OR_KEY, "Invalid or non-wallet transaction id"):
             await rpc(service, "gettransaction", "00" * 32)
 
         info = await rpc(service, "getwalletinfo")
@@ -246,12 +245,14 @@ async def test_rpc_result_shapes(tmp_path: Path):
         assert info["balance"] == Decimal(50)
         assert info["immature_balance"] == Decimal(50)
         assert info["lastprocessedblock"] == {"hash": chain.tip_block.hash, "height": 102}
-        assert '"paytxfee": 0.00000000' in await service.execute_rpc("getwalletinfo", [])
+        assert '"paytxfee": 0.00000000' in await service.execute_rpc(
+            "getwalletinfo", cli("getwalletinfo", [])
+        )
 
-        with pytest.raises(UnknownMethod):
-            await service.execute_rpc("dumpprivkey", [address])
-        with pytest.raises(InvalidParameter):
-            await service.execute_rpc("getbalances", ["extra"])
+        with raises_rpc(RpcCode.METHOD_NOT_FOUND, "^Method not found$"):
+            await service.execute_rpc("dumpprivkey", cli("dumpprivkey", [address]))
+        with raises_rpc(RpcCode.MISC_ERROR, "^getbalances\n"):  # the help, as Core answers
+            await service.execute_rpc("getbalances", cli("getbalances", ["extra"]))
 
 
 async def test_block_disconnected_undoes_the_block(tmp_path: Path):
@@ -380,7 +381,7 @@ async def test_while_the_node_is_down_reads_work_and_sends_fail_fast(tmp_path: P
         chain.close()
         with pytest.raises(WorkerUnavailable):
             await service.attach(DeadChain())
-        assert await service.execute_rpc("getbalance", []) == "50.00000000"
+        assert await service.execute_rpc("getbalance", cli("getbalance", [])) == "50.00000000"
         assert len(await rpc(service, "listunspent")) == 1
         assert (await rpc(service, "getwalletinfo"))["lastprocessedblock"]["height"] == 101
         assert (await rpc(service, "getnewaddress")).startswith("bcrt1q")
@@ -441,7 +442,7 @@ async def test_sendtoaddress_signs_a_valid_p2wpkh_spend_and_tracks_it(tmp_path: 
 
         chain.mine_mempool()
         await chain.settled()
-        assert await service.execute_rpc("getbalance", []) == dumps(btc(change))
+        assert await service.execute_rpc("getbalance", cli("getbalance", [])) == dumps(btc(change))
         [unspent] = await rpc(service, "listunspent")
         assert unspent["txid"] == sent
         assert unspent["address"] == change_key.address
@@ -466,14 +467,22 @@ async def test_send_errors_are_the_interface_classes(tmp_path: Path):
         with pytest.raises(InsufficientFunds):
             await rpc(service, "sendtoaddress", OTHER_ADDRESS, "51")
         for address in ("bc1qcr8te4kr609gcawutmrza0j4xv80jy8z306fyu", "xyz", ""):
-            with pytest.raises(InvalidAddress, match="Invalid address"):
+            with raises_rpc(RpcCode.INVALID_ADDRESS_OR_KEY, "^Invalid address$"):
                 await rpc(service, "sendtoaddress", address, "1")
-        for amount in ("abc", "0.000000001", "-1", "0", "1,5", "21000001"):
-            with pytest.raises(InvalidParameter):
-                await rpc(service, "sendtoaddress", OTHER_ADDRESS, amount)
-        with pytest.raises(InvalidParameter, match="too small"):
+        amounts = {
+            "abc": "Invalid amount",
+            "0.000000001": "Invalid amount",
+            "1,5": "Invalid amount",
+            "-1": "Amount out of range",
+            "21000001": "Amount out of range",
+            "0": "Invalid amount for send",
+        }
+        for amount, message in amounts.items():  # as JSON strings: Core's AmountFromValue
+            with raises_rpc(RpcCode.TYPE_ERROR, f"^{message}$"):
+                await service.execute_rpc("sendtoaddress", dumps([OTHER_ADDRESS, amount]))
+        with raises_rpc(RpcCode.TYPE_ERROR, "too small"):
             await rpc(service, "sendtoaddress", OTHER_ADDRESS, "0.00000100")
-        with pytest.raises(InvalidParameter):
+        with raises_rpc(RpcCode.MISC_ERROR, "^sendtoaddress "):  # too few: the help
             await rpc(service, "sendtoaddress", OTHER_ADDRESS)
         assert chain.mempool == {}
         # all of it, the fee taken from the amount
@@ -500,7 +509,7 @@ async def test_incoming_unconfirmed_payment_is_untrusted_pending(tmp_path: Path)
         assert (await rpc(service, "getbalances"))["mine"]["untrusted_pending"] == 0
         chain.mine(OTHER, txs=[payment])
         await chain.settled()
-        assert await service.execute_rpc("getbalance", []) == "3.00000000"
+        assert await service.execute_rpc("getbalance", cli("getbalance", [])) == "3.00000000"
 
 
 async def test_a_restarted_node_gets_our_unconfirmed_transactions_back(tmp_path: Path):
@@ -529,7 +538,7 @@ async def test_a_confirmed_double_spend_conflicts_our_unconfirmed_send(tmp_path:
         )
         chain.mine(OTHER, txs=[rival])
         await chain.settled()
-        assert await service.execute_rpc("getbalance", []) == "0.00000000"
+        assert await service.execute_rpc("getbalance", cli("getbalance", [])) == "0.00000000"
         assert (await rpc(service, "gettransaction", sent))["confirmations"] == -1
         assert await rpc(service, "listunspent", "0") == []
 
@@ -559,12 +568,12 @@ async def _across_capnp(tmp_path: Path) -> None:
             chain.mine(script)
             chain.mine(OTHER, MATURE_CONFIRMATIONS - 1)
             await chain.settled()
-            assert await remote.execute_rpc("getbalance", []) == "50.00000000"
+            assert await remote.execute_rpc("getbalance", cli("getbalance", [])) == "50.00000000"
             sent = await rpc(remote, "sendtoaddress", OTHER_ADDRESS, "1")
             assert sent in chain.mempool
             with pytest.raises(InsufficientFunds):
                 await rpc(remote, "sendtoaddress", OTHER_ADDRESS, "100")
-            with pytest.raises(InvalidAddress):
+            with raises_rpc(RpcCode.INVALID_ADDRESS_OR_KEY, "^Invalid address$"):
                 await rpc(remote, "sendtoaddress", "nope", "1")
             chain.reorg(fork_height=chain.height - 1, count=2)
             await chain.settled()
@@ -595,11 +604,15 @@ async def test_the_seed_and_keys_appear_in_no_result_and_no_log_record(tmp_path:
                 ("getwalletinfo", []),
                 ("sendtoaddress", [OTHER_ADDRESS, "1"]),
             ]:
-                outputs.append(await service.execute_rpc(method, params))
+                outputs.append(await service.execute_rpc(method, cli(method, params)))
             sent = json.loads(outputs[-1])
-            outputs.append(await service.execute_rpc("gettransaction", [sent]))
+            outputs.append(
+                await service.execute_rpc("gettransaction", cli("gettransaction", [sent]))
+            )
             with contextlib.suppress(Exception):
-                await service.execute_rpc("sendtoaddress", [OTHER_ADDRESS, "1000"])
+                await service.execute_rpc(
+                    "sendtoaddress", cli("sendtoaddress", [OTHER_ADDRESS, "1000"])
+                )
             entropy = service.db.meta("entropy")
             assert isinstance(entropy, bytes)
             keys = service.db.keychain()

@@ -22,6 +22,7 @@ from structlog.testing import capture_logs
 import wallet.service
 from bitcoin.primitives import parse_transaction, serialize_transaction
 from ipc.interfaces import StartFailure, TxRejected, WorkerUnavailable
+from tests.rpcwords import cli
 from tests.walletchain import (
     COIN,
     OTHER,
@@ -147,7 +148,7 @@ async def test_a_refused_send_is_abandoned_and_its_coins_are_spendable_again(tmp
         chain.broadcast_transaction = refuse  # type: ignore[method-assign]
         with pytest.raises(TxRejected, match="min relay fee not met"):
             await rpc(service, "sendtoaddress", OTHER_ADDRESS, "1")
-        assert await service.execute_rpc("getbalance", []) == "50.00000000"
+        assert await service.execute_rpc("getbalance", cli("getbalance", [])) == "50.00000000"
         [send] = [t for t in await rpc(service, "listtransactions") if t["category"] == "send"]
         assert send["abandoned"] is True
         assert send["confirmations"] == 0
@@ -293,7 +294,7 @@ async def test_getwalletinfo_says_scanning_while_an_attach_catches_up(
         restarted.block = slow_block  # type: ignore[method-assign]
         attaching = asyncio.create_task(service.attach(restarted))
         async with asyncio.timeout(5):
-            while not service._scanning():  # the attach has begun
+            while not service.scanning():  # the attach has begun
                 await asyncio.sleep(0)
         scanning = (await rpc(service, "getwalletinfo"))["scanning"]
         assert scanning["duration"] >= 0

@@ -54,6 +54,7 @@ from ipc.interfaces import (
     Wallet,
     WorkerUnavailable,
 )
+from tests.rpcwords import cli
 from wallet.service import MATURE_CONFIRMATIONS, WalletService
 
 ABANDON = "abandon " * 11 + "about"
@@ -292,7 +293,9 @@ async def opened(directory: Path, keypool: int = 20) -> AsyncIterator[WalletServ
 
 
 async def rpc(wallet: Wallet, method: str, *params: str) -> Any:
-    return json.loads(await wallet.execute_rpc(method, list(params)), parse_float=Decimal)
+    return json.loads(
+        await wallet.execute_rpc(method, cli(method, list(params))), parse_float=Decimal
+    )
 
 
 async def new_script(wallet: Wallet) -> bytes:

@@ -20,19 +20,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
-import json
-import sqlite3
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import structlog
 from embit.transaction import Transaction
 
-from bitcoin.addresses import REGTEST, AddressError, address_to_script
-from bitcoin.amounts import AmountError, btc, dumps, parse_amount
+from bitcoin.addresses import REGTEST
+from bitcoin.amounts import btc
 from bitcoin.primitives import (
     Block,
     DeserializationError,
@@ -51,44 +48,25 @@ from ipc.interfaces import (
     Handler,
     InsufficientFunds,
     InternalError,
-    InvalidAddress,
-    InvalidParameter,
+    RpcCode,
+    RpcError,
     SplitdError,
-    StorageError,
     TxRejected,
-    UnknownMethod,
     Wallet,
     WorkerUnavailable,
 )
-from ipc.rpcparams import parse_bool, parse_int
-from wallet import send
-from wallet.db import WALLET_FILE, WalletDB
-from wallet.keys import CHANGE, RECEIVE
+from rpc.dispatch import Dispatcher
+from wallet import rpc, send
+from wallet.db import WALLET_FILE, KeyRow, WalletDB
+from wallet.keys import CHANGE
 from wallet.view import MATURE_CONFIRMATIONS, View
 
 log = structlog.get_logger()
 
 DEFAULT_KEYPOOL = 1000  # Core's -keypool
-WALLET_VERSION = 169900  # Core's FEATURE_LATEST
 MIN_FEERATE = 1000  # sat per kvB: never pay less, whatever the node's floor
 CATCH_UP_ATTEMPTS = 8
-MAX_CONFIRMATIONS = 9_999_999
 SYNC_WAIT_S = 5.0  # how long a call waits for the wallet to reach the node's tip
-# Methods whose answer depends on the chain: they wait for the wallet to reach the node's
-# tip first (Core calls BlockUntilSyncedToCurrentChain in each of these).
-READS_CHAIN_STATE = frozenset(
-    {
-        "getbalance",
-        "getbalances",
-        "listunspent",
-        "listtransactions",
-        "gettransaction",
-        "getwalletinfo",
-        "sendtoaddress",
-    }
-)
-
-Method = Callable[..., Awaitable[Any]]
 
 
 class WalletService(Wallet, ChainNotifications):
@@ -105,7 +83,7 @@ class WalletService(Wallet, ChainNotifications):
         self.db = db
         self.name = name
         self.network = network
-        self._keychain = db.keychain(network)
+        self.keychain = db.keychain(network)
         self._keypool = max(1, keypool_size)
         self._chain: Chain | None = None
         self._handler: Handler | None = None
@@ -118,18 +96,8 @@ class WalletService(Wallet, ChainNotifications):
         self._scan_range = (0, 0)  # the heights that catch-up goes from and to
         self._closed = False
         with db.transaction():
-            db.top_up(self._keychain, self._keypool)
-        self._methods: dict[str, Method] = {
-            "getnewaddress": self.getnewaddress,
-            "getrawchangeaddress": self.getrawchangeaddress,
-            "getbalance": self.getbalance,
-            "getbalances": self.getbalances,
-            "listunspent": self.listunspent,
-            "listtransactions": self.listtransactions,
-            "gettransaction": self.gettransaction,
-            "getwalletinfo": self.getwalletinfo,
-            "sendtoaddress": self.sendtoaddress,
-        }
+            db.top_up(self.keychain, self._keypool)
+        self.dispatcher = Dispatcher(rpc.TABLES, self, self.peer)
 
     @classmethod
     def open(cls, directory: Path, name: str = "default", **options: Any) -> WalletService:
@@ -364,26 +332,12 @@ class WalletService(Wallet, ChainNotifications):
 
     # -- Wallet --------------------------------------------------------------------------------
 
-    async def execute_rpc(self, method: str, params: list[str]) -> str:
-        handler = self._methods.get(method)
-        if handler is None:
-            raise UnknownMethod(f"Method not found: {method}")
-        try:
-            inspect.signature(handler).bind(*params)
-        except TypeError:
-            raise InvalidParameter(f"{method}: wrong number of arguments") from None
+    async def execute_rpc(self, method: str, params: str) -> str:
         if self._closed:
             raise WorkerUnavailable("the wallet is closed")
-        if method in READS_CHAIN_STATE:
-            await self._synced()
-        try:
-            return dumps(await handler(*params))
-        except sqlite3.Error as error:
-            if (storage := StorageError.of(error)) is not None:
-                raise storage from error
-            raise
+        return await self.dispatcher.execute(method, params)
 
-    async def _synced(self) -> None:
+    async def synced(self) -> None:
         """Core's BlockUntilSyncedToCurrentChain: an answer reflects the chain as of the call.
 
         Waits until we have processed the node's tip as it was when the call began
@@ -430,193 +384,28 @@ class WalletService(Wallet, ChainNotifications):
         self._progress.set()
         self._progress = asyncio.Event()
 
-    async def getnewaddress(self, label: str = "", address_type: str = "bech32") -> str:
-        return self._new_key(RECEIVE, label, address_type)
-
-    async def getrawchangeaddress(self, address_type: str = "bech32") -> str:
-        return self._new_key(CHANGE, None, address_type)
-
-    def _new_key(self, chain: int, label: str | None, address_type: str) -> str:
-        if address_type != "bech32":
-            raise InvalidParameter(f"Unknown address type '{address_type}'")
+    def new_key(self, chain: int, label: str | None) -> KeyRow:
+        """The next key of ``chain`` (receive or change), handed out for good."""
         with self.db.transaction():
-            key = self.db.hand_out(self._keychain, chain, self._keypool, label)
-        return key.address
+            return self.db.hand_out(self.keychain, chain, self._keypool, label)
 
-    async def getbalance(
-        self,
-        dummy: str = "*",
-        minconf: str = "0",
-        include_watchonly: str = "true",
-        avoid_reuse: str = "true",
-    ) -> Any:
-        if dummy not in ("*", ""):
-            raise InvalidParameter('dummy first argument must be excluded or set to "*".')
-        trusted, _, _ = self._balances(parse_int(minconf, "minconf"))
-        return btc(trusted)
+    def view(self) -> View:
+        """One consistent look at the history, for one call."""
+        return View(self.db, self._mempool, self.network)
 
-    async def getbalances(self) -> Any:
-        trusted, pending, immature = self._balances(0)
-        return {
-            "mine": {
-                "trusted": btc(trusted),
-                "untrusted_pending": btc(pending),
-                "immature": btc(immature),
-            },
-            "lastprocessedblock": self._last_processed(),
-        }
+    async def send(self, destination: bytes, value: int, *, subtract_fee: bool) -> str:
+        """Pay ``value`` satoshis to ``destination``: select, sign, commit, broadcast; the txid.
 
-    async def listunspent(
-        self,
-        minconf: str = "1",
-        maxconf: str = str(MAX_CONFIRMATIONS),
-        addresses: str = "[]",
-        include_unsafe: str = "true",
-    ) -> Any:
-        low, high = parse_int(minconf, "minconf"), parse_int(maxconf, "maxconf")
-        wanted = self._address_filter(addresses)
-        unsafe_ok = parse_bool(include_unsafe, "include_unsafe")
-        view = View(self.db, self._mempool, self.network)
-        result = []
-        for coin in self.db.coins():
-            confirmations = view.confirmations(coin.height)
-            if coin.coinbase and confirmations < MATURE_CONFIRMATIONS:
-                continue
-            if confirmations == 0 and coin.txid not in self._mempool:
-                continue
-            safe = confirmations > 0 or view.trusted(coin.txid)
-            if not (safe or unsafe_ok) or not low <= confirmations <= high:
-                continue
-            key = self.db.key_of(coin.script)
-            assert key is not None
-            if wanted is not None and key.address not in wanted:
-                continue
-            entry: dict[str, Any] = {"txid": coin.txid, "vout": coin.vout, "address": key.address}
-            if key.chain == RECEIVE:
-                entry["label"] = key.label or ""
-            entry |= {
-                "scriptPubKey": coin.script.hex(),
-                "amount": btc(coin.value),
-                "confirmations": confirmations,
-                "spendable": True,
-                "solvable": True,
-                "desc": self._keychain.descriptor(key.derived()),
-                "safe": safe,
-            }
-            result.append(entry)
-        return result
-
-    def _address_filter(self, addresses: str) -> set[str] | None:
-        try:
-            parsed = json.loads(addresses) if addresses.strip() else []
-        except ValueError:
-            raise InvalidParameter("addresses: expected a JSON array of addresses") from None
-        if not isinstance(parsed, list) or not all(isinstance(a, str) for a in parsed):
-            raise InvalidParameter("addresses: expected a JSON array of addresses")
-        for address in parsed:
-            try:
-                address_to_script(address, self.network)
-            except AddressError:
-                raise InvalidAddress(f"Invalid Bitcoin address: {address}") from None
-        return set(parsed) if parsed else None
-
-    async def listtransactions(
-        self,
-        label: str = "*",
-        count: str = "10",
-        skip: str = "0",
-        include_watchonly: str = "true",
-    ) -> Any:
-        n, offset = parse_int(count, "count"), parse_int(skip, "skip")
-        if n < 0:
-            raise InvalidParameter("Negative count")
-        if offset < 0:
-            raise InvalidParameter("Negative from")
-        view = View(self.db, self._mempool, self.network)
-        entries: list[dict[str, Any]] = []
-        for row in self.db.txs(state=None):
-            common = view.tx_fields(row)
-            for entry in view.entries(row):
-                if label in ("*", entry.get("label")):
-                    entries.append(entry | common)
-        end = len(entries) - offset
-        return entries[max(0, end - n) : max(0, end)]
-
-    async def gettransaction(
-        self, txid: str, include_watchonly: str = "true", verbose: str = "false"
-    ) -> Any:
-        if parse_bool(verbose, "verbose"):
-            raise InvalidParameter("verbose=true (a decoded transaction) is not supported")
-        row = self.db.tx(txid.lower()) if len(txid) == 64 else None
-        if row is None:
-            raise InvalidParameter("Invalid or non-wallet transaction id")
-        view = View(self.db, self._mempool, self.network)
-        tx = parse_transaction(row.raw)
-        debit, _ = self.db.debit(tx)
-        credit = sum(out.value for out in tx.vout if self.db.is_mine(out.script_pubkey.data))
-        if row.coinbase and view.confirmations(row.height) < MATURE_CONFIRMATIONS:
-            credit = 0  # Core values an immature coinbase at nothing
-        result: dict[str, Any] = {}
-        fee = sum(out.value for out in tx.vout) - debit if debit else 0
-        result["amount"] = btc(credit - debit - fee)
-        if debit:
-            result["fee"] = btc(fee)
-        result |= view.tx_fields(row)
-        result["details"] = view.entries(row)
-        result["hex"] = row.raw.hex()
-        return result
-
-    async def getwalletinfo(self) -> Any:
-        trusted, pending, immature = self._balances(0)
-        created = self.db.meta("created")
-        return {
-            "walletname": self.name,
-            "walletversion": WALLET_VERSION,
-            "format": "sqlite",
-            "balance": btc(trusted),
-            "unconfirmed_balance": btc(pending),
-            "immature_balance": btc(immature),
-            "txcount": self.db.tx_count(),
-            "keypoolsize": self.db.keypool_size(RECEIVE),
-            "keypoolsize_hd_internal": self.db.keypool_size(CHANGE),
-            "paytxfee": btc(0),
-            "private_keys_enabled": True,
-            "avoid_reuse": False,
-            "scanning": self._scanning(),
-            "descriptors": True,
-            "external_signer": False,
-            "blank": False,
-            "birthtime": created,
-            "lastprocessedblock": self._last_processed(),
-        }
-
-    async def sendtoaddress(
-        self,
-        address: str,
-        amount: str,
-        comment: str = "",
-        comment_to: str = "",
-        subtractfeefromamount: str = "false",
-    ) -> str:
-        try:
-            destination = address_to_script(address, self.network)
-        except AddressError:
-            raise InvalidAddress("Invalid address") from None
-        try:
-            value = parse_amount(amount)
-        except AmountError as error:
-            raise InvalidParameter(str(error)) from None
-        if value <= 0:
-            raise InvalidParameter("Invalid amount for send")
-        subtract = parse_bool(subtractfeefromamount, "subtractfeefromamount")
+        The send is on disk, its coins spent, before the node hears of it.
+        """
         chain = self._chain
         if chain is None:
             raise WorkerUnavailable("the wallet is not attached to a node")
         async with self._send_lock:
             feerate = max(await chain.relay_min_fee(), MIN_FEERATE)
             change = self.db.next_unused(CHANGE)
-            payment = self._plan(destination, value, change.script, feerate, subtract)
-            signed = send.sign(payment, self._keychain)
+            payment = self._plan(destination, value, change.script, feerate, subtract_fee)
+            signed = send.sign(payment, self.keychain)
             tx_hash = self._commit(signed, payment, change.script)
             await self._broadcast(chain, signed, tx_hash)
         log.info(
@@ -636,7 +425,7 @@ class WalletService(Wallet, ChainNotifications):
         tx_hash = hash_to_hex(txid(tx))
         with self.db.transaction():
             if payment.change_vout is not None:
-                self.db.mark_used(change, self._keychain, self._keypool)
+                self.db.mark_used(change, self.keychain, self._keypool)
             self.db.apply_tx(tx, None, tx_hash=tx_hash)
         return tx_hash
 
@@ -660,7 +449,7 @@ class WalletService(Wallet, ChainNotifications):
         self, destination: bytes, value: int, change: bytes, feerate: int, subtract: bool
     ) -> send.Payment:
         """Confirmed coins first; then also our own trusted unconfirmed change (as Core)."""
-        view = View(self.db, self._mempool, self.network)
+        view = self.view()
         confirmed, unconfirmed = [], []
         for coin in self.db.coins():
             confirmations = view.confirmations(coin.height)
@@ -680,12 +469,12 @@ class WalletService(Wallet, ChainNotifications):
             except send.NotEnoughFunds:
                 continue
             except send.AmountTooSmall as error:
-                raise InvalidParameter(str(error)) from None
+                raise RpcError(RpcCode.TYPE_ERROR, str(error)) from None
         raise InsufficientFunds("Insufficient funds")
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def _scanning(self) -> dict[str, Any] | bool:
+    def scanning(self) -> dict[str, Any] | bool:
         """Core's ``scanning``: false, or how long the wallet has been catching up with a
         node it was just attached to (blocks, then the mempool and its resubmissions)."""
         if self._scanning_since is None:
@@ -696,13 +485,13 @@ class WalletService(Wallet, ChainNotifications):
         duration = int(time.monotonic() - self._scanning_since)
         return {"duration": duration, "progress": round(min(max(done, 0.0), 1.0), 4)}
 
-    def _last_processed(self) -> dict[str, Any] | None:
+    def last_processed(self) -> dict[str, Any] | None:
         last = self.db.last_block()
         return None if last is None else {"hash": last[1], "height": last[0]}
 
-    def _balances(self, min_conf: int) -> tuple[int, int, int]:
+    def balances(self, min_conf: int = 0) -> tuple[int, int, int]:
         """Core's GetBalance: (trusted, untrusted_pending, immature) in satoshis."""
-        view = View(self.db, self._mempool, self.network)
+        view = self.view()
         trusted = pending = immature = 0
         for coin in self.db.coins():
             confirmations = view.confirmations(coin.height)

@@ -11,4 +11,5 @@ struct Error {
   # re-raises the same class. Never carries a traceback.
   code @0 :Text;
   message @1 :Text;
+  rpcCode @2 :Int32;  # Bitcoin Core's RPC error code for it (src/rpc/protocol.h)
 }

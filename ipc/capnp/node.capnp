@@ -3,6 +3,6 @@ using import "common.capnp".Error;
 
 interface Node {
   # Bitcoin Core's interfaces::Node::executeRpc: a node method by name with
-  # bitcoin-cli's words as parameters; the result as JSON text.
-  executeRpc @0 (method :Text, params :List(Text)) -> (error :Error, result :Text);
+  # its parameters as JSON text (an array or an object); the result as JSON text.
+  executeRpc @0 (method :Text, params :Text) -> (error :Error, result :Text);
 }

@@ -102,7 +102,8 @@ class Proxy:
             reply = await self._send(interface, method, request)
             if reply.error.code:
                 outcome = reply.error.code
-                raise SplitdError.from_code(reply.error.code, reply.error.message)
+                error = reply.error
+                raise SplitdError.from_code(error.code, error.message, error.rpcCode)
             if method.returns is None:
                 return None
             return decode(reply.result, method.returns, self._timeout_s)
@@ -205,7 +206,11 @@ def _server_class(interface: type) -> type:
             try:
                 result = await getattr(self._impl, method.name)(**kwargs)
             except SplitdError as error:
-                context.results.error = {"code": error.code, "message": error.message}
+                context.results.error = {
+                    "code": error.code,
+                    "message": error.message,
+                    "rpcCode": error.rpc_code,
+                }
                 return
             except Exception:
                 log.exception("ipc_call_failed", interface=interface.__name__, method=method.name)

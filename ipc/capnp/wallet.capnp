@@ -2,5 +2,5 @@
 using import "common.capnp".Error;
 
 interface Wallet {
-  executeRpc @0 (method :Text, params :List(Text)) -> (error :Error, result :Text);
+  executeRpc @0 (method :Text, params :Text) -> (error :Error, result :Text);
 }

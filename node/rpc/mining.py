@@ -1,0 +1,59 @@
+"""The node's mining RPCs (Core's src/rpc/mining.cpp), on regtest's trivial proof of work."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bitcoin.primitives import Block, DeserializationError, is_coinbase
+from ipc.interfaces import RpcCode, RpcError
+from node.miner import fill_witness_nonce
+from node.rpc.util import address_script, parse_hex
+from rpc.spec import Param, Table, Type
+
+if TYPE_CHECKING:
+    from node.service import NodeService
+
+TABLE = Table("node")
+DEFAULT_MAX_TRIES = 1_000_000
+
+
+@TABLE.method(
+    "mining",
+    "Attempts to submit new block to network.\nSee https://en.bitcoin.it/wiki/BIP_0022 for "
+    "full specification.",
+    Param("hexdata", Type.HEX, "the hex-encoded block data to submit"),
+    Param(
+        "dummy",
+        Type.STR,
+        "dummy value, for compatibility with BIP22. This value is ignored.",
+        None,
+        "ignored",
+    ),
+    result='null    (json null) When the block was accepted\n"str"    (string) According to '
+    "BIP22 otherwise",
+    examples=('"mydata"',),
+)
+async def submitblock(node: NodeService, hexdata: str, dummy: str | None) -> str | None:
+    try:
+        block = Block.parse(parse_hex(hexdata, "Block"))
+    except DeserializationError:
+        raise RpcError(RpcCode.DESERIALIZATION_ERROR, "Block decode failed") from None
+    if not block.txs or not is_coinbase(block.txs[0]):
+        raise RpcError(RpcCode.DESERIALIZATION_ERROR, "Block does not start with a coinbase")
+    fill_witness_nonce(block)
+    return node.submit(block.serialize())
+
+
+@TABLE.method(
+    "hidden",
+    "Mine to a specified address and return the block hashes.",
+    Param("nblocks", Type.NUM, "How many blocks are generated."),
+    Param("address", Type.STR, "The address to send the newly generated bitcoin to."),
+    Param("maxtries", Type.NUM, "How many iterations to try.", DEFAULT_MAX_TRIES),
+    result='[ "hex", ... ]    (json array) hashes of blocks generated',
+    examples=('11 "myaddress"',),
+)
+async def generatetoaddress(
+    node: NodeService, nblocks: int, address: str, maxtries: int
+) -> list[str]:
+    return await node.generate(max(nblocks, 0), address_script(address))

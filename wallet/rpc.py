@@ -1,0 +1,330 @@
+"""The wallet's RPC methods (Core's src/wallet/rpc/), over ``WalletService``.
+
+Every method that reads balances, coins or history first waits for the wallet to
+reach the node's tip as of the call (``synced``: Core's
+``BlockUntilSyncedToCurrentChain``), as Core's do.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from bitcoin.addresses import AddressError, address_to_script
+from bitcoin.amounts import btc
+from bitcoin.primitives import parse_transaction
+from ipc.interfaces import RpcCode, RpcError
+from rpc.spec import Param, Table, Type
+from wallet.keys import CHANGE, RECEIVE
+from wallet.view import MATURE_CONFIRMATIONS
+
+if TYPE_CHECKING:
+    from wallet.service import WalletService
+
+TABLE = Table("wallet")
+TABLES = (TABLE,)
+WALLET_VERSION = 169900  # Core's FEATURE_LATEST
+MAX_CONFIRMATIONS = 9_999_999
+ADDRESS_TYPE = Param(
+    "address_type",
+    Type.STR,
+    'The address type to use. Options are "bech32".',
+    None,
+    "set by -addresstype",
+)
+INCLUDE_WATCHONLY = Param(
+    "include_watchonly", Type.BOOL, "(DEPRECATED) No longer used", True, "true"
+)
+
+
+def _address_type(address_type: str | None) -> None:
+    if address_type not in (None, "bech32"):
+        raise RpcError(RpcCode.INVALID_ADDRESS_OR_KEY, f"Unknown address type '{address_type}'")
+
+
+@TABLE.method(
+    "wallet",
+    "Returns a new Bitcoin address for receiving payments.",
+    Param("label", Type.STR, "The label name for the address to be linked to.", ""),
+    ADDRESS_TYPE,
+    result='"str"    (string) The new bitcoin address',
+    examples=("",),
+)
+async def getnewaddress(wallet: WalletService, label: str, address_type: str | None) -> str:
+    _address_type(address_type)
+    return wallet.new_key(RECEIVE, label).address
+
+
+@TABLE.method(
+    "wallet",
+    "Returns a new Bitcoin address, for receiving change.",
+    ADDRESS_TYPE,
+    result='"str"    (string) The address',
+    examples=("",),
+)
+async def getrawchangeaddress(wallet: WalletService, address_type: str | None) -> str:
+    _address_type(address_type)
+    return wallet.new_key(CHANGE, None).address
+
+
+@TABLE.method(
+    "wallet",
+    "Returns the total available balance.",
+    Param(
+        "dummy",
+        Type.STR,
+        'Remains for backward compatibility. Must be excluded or set to "*".',
+        None,
+    ),
+    Param("minconf", Type.NUM, "Only include transactions confirmed at least this many times.", 0),
+    INCLUDE_WATCHONLY,
+    Param("avoid_reuse", Type.BOOL, "(only available if avoid_reuse wallet flag is set)", True),
+    result="n    (numeric) The total amount in BTC received for this wallet.",
+    examples=("", '"*" 6'),
+)
+async def getbalance(
+    wallet: WalletService, dummy: str | None, minconf: int, include_watchonly: bool, reuse: bool
+) -> Any:
+    if dummy not in (None, "*"):
+        raise RpcError(-32, 'dummy first argument must be excluded or set to "*".')
+    await wallet.synced()
+    trusted, _, _ = wallet.balances(minconf)
+    return btc(trusted)
+
+
+@TABLE.method(
+    "wallet",
+    "Returns an object with all balances in BTC.",
+    result="{mine: {trusted, untrusted_pending, immature}, lastprocessedblock: {hash, height}}",
+    examples=("",),
+)
+async def getbalances(wallet: WalletService) -> Any:
+    await wallet.synced()
+    trusted, pending, immature = wallet.balances()
+    return {
+        "mine": {
+            "trusted": btc(trusted),
+            "untrusted_pending": btc(pending),
+            "immature": btc(immature),
+        },
+        "lastprocessedblock": wallet.last_processed(),
+    }
+
+
+@TABLE.method(
+    "wallet",
+    "Returns array of unspent transaction outputs\nwith between minconf and maxconf "
+    "(inclusive) confirmations.",
+    Param("minconf", Type.NUM, "The minimum confirmations to filter", 1),
+    Param("maxconf", Type.NUM, "The maximum confirmations to filter", MAX_CONFIRMATIONS),
+    Param("addresses", Type.ARR, "The bitcoin addresses to filter", [], "[]"),
+    Param("include_unsafe", Type.BOOL, "Include outputs that are not safe to spend", True),
+    result="[{txid, vout, address, label, scriptPubKey, amount, confirmations, spendable, "
+    "solvable, desc, safe}, ...]",
+    examples=("", '6 9999999 "[\\"bcrt1q...\\"]"'),
+)
+async def listunspent(
+    wallet: WalletService, minconf: int, maxconf: int, addresses: list[Any], unsafe_ok: bool
+) -> Any:
+    wanted = _address_filter(wallet, addresses)
+    await wallet.synced()
+    view = wallet.view()
+    result = []
+    for coin in wallet.db.coins():
+        confirmations = view.confirmations(coin.height)
+        if coin.coinbase and confirmations < MATURE_CONFIRMATIONS:
+            continue
+        if confirmations == 0 and coin.txid not in view.mempool:
+            continue
+        safe = confirmations > 0 or view.trusted(coin.txid)
+        if not (safe or unsafe_ok) or not minconf <= confirmations <= maxconf:
+            continue
+        key = view.key_of(coin.script)
+        assert key is not None
+        if wanted is not None and key.address not in wanted:
+            continue
+        entry: dict[str, Any] = {"txid": coin.txid, "vout": coin.vout, "address": key.address}
+        if key.chain == RECEIVE:
+            entry["label"] = key.label or ""
+        entry |= {
+            "scriptPubKey": coin.script.hex(),
+            "amount": btc(coin.value),
+            "confirmations": confirmations,
+            "spendable": True,
+            "solvable": True,
+            "desc": wallet.keychain.descriptor(key.derived()),
+            "safe": safe,
+        }
+        result.append(entry)
+    return result
+
+
+def _address_filter(wallet: WalletService, addresses: list[Any]) -> set[str] | None:
+    for address in addresses:
+        if not isinstance(address, str):
+            raise RpcError(
+                RpcCode.TYPE_ERROR, "JSON value of type number is not of expected type string"
+            )
+        try:
+            address_to_script(address, wallet.network)
+        except AddressError:
+            raise RpcError(
+                RpcCode.INVALID_ADDRESS_OR_KEY, f"Invalid Bitcoin address: {address}"
+            ) from None
+    if len(set(addresses)) != len(addresses):
+        duplicate = next(a for a in addresses if addresses.count(a) > 1)
+        raise RpcError(
+            RpcCode.INVALID_PARAMETER, f"Invalid parameter, duplicated address: {duplicate}"
+        )
+    return set(addresses) if addresses else None
+
+
+@TABLE.method(
+    "wallet",
+    "If a label name is provided, this will return only incoming transactions paying to "
+    "addresses with the specified label.\nReturns up to 'count' most recent transactions "
+    "skipping the first 'from' transactions.",
+    Param(
+        "label",
+        Type.STR,
+        "If set, should be a valid label name to return only incoming "
+        'transactions with the specified label, or "*" to disable filtering and return all '
+        "transactions.",
+        None,
+    ),
+    Param("count", Type.NUM, "The number of transactions to return", 10),
+    Param("skip", Type.NUM, "The number of transactions to skip", 0),
+    INCLUDE_WATCHONLY,
+    result="[{address, category, amount, label, vout, fee, confirmations, ...}, ...]",
+    examples=("", '"*" 20 100'),
+)
+async def listtransactions(
+    wallet: WalletService, label: str | None, count: int, skip: int, include_watchonly: bool
+) -> Any:
+    if count < 0:
+        raise RpcError(RpcCode.INVALID_PARAMETER, "Negative count")
+    if skip < 0:
+        raise RpcError(RpcCode.INVALID_PARAMETER, "Negative from")
+    await wallet.synced()
+    view = wallet.view()
+    entries: list[dict[str, Any]] = []
+    for row in wallet.db.txs(state=None):
+        common = view.tx_fields(row)
+        for entry in view.entries(row):
+            if label in (None, "*") or entry.get("label") == label:
+                entries.append(entry | common)
+    end = len(entries) - skip
+    return entries[max(0, end - count) : max(0, end)]
+
+
+@TABLE.method(
+    "wallet",
+    "Get detailed information about in-wallet transaction <txid>",
+    Param("txid", Type.STR, "The transaction id"),
+    INCLUDE_WATCHONLY,
+    Param(
+        "verbose",
+        Type.BOOL,
+        "Whether to include a `decoded` field containing the decoded "
+        "transaction (equivalent to RPC decoderawtransaction)",
+        False,
+    ),
+    result="{amount, fee, confirmations, blockhash, ..., txid, details: [...], hex}",
+    examples=('"1075db55d416d3ca199f55b6084e2115b9345e16c5cf302fc80e9d5fbf5d48d"',),
+)
+async def gettransaction(
+    wallet: WalletService, txid: str, include_watchonly: bool, verbose: bool
+) -> Any:
+    if verbose:
+        raise RpcError(
+            RpcCode.INVALID_PARAMETER, "verbose=true (a decoded transaction) is not supported"
+        )
+    await wallet.synced()
+    row = wallet.db.tx(txid.lower()) if len(txid) == 64 else None
+    if row is None:
+        raise RpcError(RpcCode.INVALID_ADDRESS_OR_KEY, "Invalid or non-wallet transaction id")
+    view = wallet.view()
+    tx = parse_transaction(row.raw)
+    debit, _ = wallet.db.debit(tx)
+    credit = sum(out.value for out in tx.vout if wallet.db.is_mine(out.script_pubkey.data))
+    if row.coinbase and view.confirmations(row.height) < MATURE_CONFIRMATIONS:
+        credit = 0  # Core values an immature coinbase at nothing
+    fee = sum(out.value for out in tx.vout) - debit if debit else 0
+    result: dict[str, Any] = {"amount": btc(credit - debit - fee)}
+    if debit:
+        result["fee"] = btc(fee)
+    result |= view.tx_fields(row)
+    result["details"] = view.entries(row)
+    result["hex"] = row.raw.hex()
+    return result
+
+
+@TABLE.method(
+    "wallet",
+    "Returns an object containing various wallet state info.",
+    result="{walletname, walletversion, format, txcount, keypoolsize, ..., scanning, "
+    "lastprocessedblock}",
+    examples=("",),
+)
+async def getwalletinfo(wallet: WalletService) -> Any:
+    await wallet.synced()
+    trusted, pending, immature = wallet.balances()
+    return {
+        "walletname": wallet.name,
+        "walletversion": WALLET_VERSION,
+        "format": "sqlite",
+        "balance": btc(trusted),
+        "unconfirmed_balance": btc(pending),
+        "immature_balance": btc(immature),
+        "txcount": wallet.db.tx_count(),
+        "keypoolsize": wallet.db.keypool_size(RECEIVE),
+        "keypoolsize_hd_internal": wallet.db.keypool_size(CHANGE),
+        "paytxfee": btc(0),
+        "private_keys_enabled": True,
+        "avoid_reuse": False,
+        "scanning": wallet.scanning(),
+        "descriptors": True,
+        "external_signer": False,
+        "blank": False,
+        "birthtime": wallet.db.meta("created"),
+        "lastprocessedblock": wallet.last_processed(),
+    }
+
+
+@TABLE.method(
+    "wallet",
+    "Send an amount to a given address.",
+    Param("address", Type.STR, "The bitcoin address to send to."),
+    Param("amount", Type.AMOUNT, "The amount in BTC to send. eg 0.1"),
+    Param("comment", Type.STR, "A comment used to store what the transaction is for.", None),
+    Param(
+        "comment_to",
+        Type.STR,
+        "A comment to store the name of the person or organization "
+        "to which you're sending the transaction.",
+        None,
+    ),
+    Param(
+        "subtractfeefromamount",
+        Type.BOOL,
+        "The fee will be deducted from the amount being sent.",
+        False,
+    ),
+    result='"hex"    (string) The transaction id.',
+    examples=('"bcrt1q..." 0.1',),
+)
+async def sendtoaddress(
+    wallet: WalletService,
+    address: str,
+    amount: int,
+    comment: str | None,
+    comment_to: str | None,
+    subtract_fee: bool,
+) -> str:
+    try:
+        destination = address_to_script(address, wallet.network)
+    except AddressError:
+        raise RpcError(RpcCode.INVALID_ADDRESS_OR_KEY, "Invalid address") from None
+    if amount <= 0:
+        raise RpcError(RpcCode.TYPE_ERROR, "Invalid amount for send")
+    await wallet.synced()
+    return await wallet.send(destination, amount, subtract_fee=subtract_fee)
