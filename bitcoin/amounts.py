@@ -49,6 +49,14 @@ def parse_amount(text: str) -> int:
     return int(sats)
 
 
+def sats_from_json(value: object) -> int:
+    """Core's AmountFromValue: a JSON number or numeric string -> satoshis, or Core's
+    "Amount is not a number or string" / "Invalid amount" / "Amount out of range"."""
+    if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
+        raise AmountError("Amount is not a number or string")
+    return parse_amount(value if isinstance(value, str) else format(value, "f"))
+
+
 # Each Decimal goes through json's C encoder as a string carrying this process's secret
 # token, and the quotes around it are taken off afterwards: no user string can carry a
 # token it never saw, and json.dumps stays fast (a generator walk of a big
