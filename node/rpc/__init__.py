@@ -4,6 +4,28 @@ Each module declares its methods on a ``Table``; the node's dispatcher serves th
 The methods run over ``NodeService`` and only shape what it knows into Core's JSON.
 """
 
-from node.rpc import blockchain, mining, rawtransactions
+from node.rpc import (
+    blockchain,
+    blocks,
+    control,
+    fees,
+    generate,
+    mempool,
+    mining,
+    net,
+    output_script,
+    rawtransactions,
+)
 
-TABLES = (blockchain.TABLE, mining.TABLE, rawtransactions.TABLE)
+TABLES = (
+    blockchain.TABLE,
+    blocks.TABLE,
+    mempool.TABLE,
+    mining.TABLE,
+    generate.TABLE,
+    rawtransactions.TABLE,
+    output_script.TABLE,
+    fees.TABLE,
+    net.TABLE,
+    control.TABLE,
+)

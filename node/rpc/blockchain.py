@@ -7,10 +7,9 @@ from typing import TYPE_CHECKING, Any
 from bitcoin.addresses import script_to_address
 from bitcoin.amounts import btc
 from bitcoin.primitives import hash_to_hex, median_time_past
-from bitcoin.primitives import txid as txid_of
 from ipc.interfaces import RpcCode, RpcError
 from node.mempool import MEMPOOL_HEIGHT
-from node.rpc.util import difficulty, header_json, parse_hash, target
+from node.rpc.util import difficulty, parse_hash, target
 from node.script import script_type
 from node.store import Outpoint
 from rpc.spec import Param, Table, Type
@@ -20,7 +19,7 @@ if TYPE_CHECKING:
 
 TABLE = Table("node")
 MAX_TIP_AGE = 24 * 60 * 60  # Core's -maxtipage: an older tip means initial block download
-BLOCKHASH = Param("blockhash", Type.HEX, "The block hash")
+
 
 
 @TABLE.method(
@@ -55,51 +54,6 @@ async def getblockhash(node: NodeService, height: int) -> str:
     if found is None:
         raise RpcError(RpcCode.INVALID_PARAMETER, "Block height out of range")
     return hash_to_hex(found)
-
-
-@TABLE.method(
-    "blockchain",
-    "If verbosity is 0, returns a string that is serialized, hex-encoded data for block "
-    "'hash'.\nIf verbosity is 1, returns an Object with information about block <hash>.",
-    BLOCKHASH,
-    Param(
-        "verbosity|verbose",
-        Type.VERBOSITY,
-        "0 for hex-encoded data, 1 for a JSON object, 2 for JSON object with transaction data, "
-        "and 3 for JSON object with transaction data including prevouts",
-        1,
-    ),
-    result="\"hex\"    (string) A string that is serialized, hex-encoded data for block 'hash'",
-    examples=('"00000000c937983704a73af28acdec37b049d214adbda81d7e2a3dd146f6ed09"',),
-)
-async def getblock(node: NodeService, blockhash: str, verbosity: int) -> Any:
-    record, block = node.lookup(parse_hash(blockhash, "blockhash"))
-    if verbosity <= 0:
-        return block.serialize().hex()
-    return {
-        **header_json(node, record, block),
-        "strippedsize": block.stripped_size(),
-        "size": block.size(),
-        "weight": block.weight(),
-        "tx": [hash_to_hex(txid_of(tx)) for tx in block.txs],
-    }
-
-
-@TABLE.method(
-    "blockchain",
-    "If verbose is false, returns a string that is serialized, hex-encoded data for "
-    "blockheader 'hash'.\nIf verbose is true, returns an Object with information about "
-    "blockheader <hash>.",
-    BLOCKHASH,
-    Param("verbose", Type.BOOL, "true for a json object, false for the hex-encoded data", True),
-    result="\"hex\"    (string) A string that is serialized, hex-encoded data for block 'hash'",
-    examples=('"00000000c937983704a73af28acdec37b049d214adbda81d7e2a3dd146f6ed09"',),
-)
-async def getblockheader(node: NodeService, blockhash: str, verbose: bool) -> Any:
-    record, block = node.lookup(parse_hash(blockhash, "hash"))
-    if not verbose:
-        return block.header.serialize().hex()
-    return header_json(node, record, block)
 
 
 @TABLE.method(
@@ -182,44 +136,3 @@ async def gettxout(node: NodeService, txid: str, n: int, include_mempool: bool) 
         "scriptPubKey": described,
         "coinbase": coin.coinbase,
     }
-
-
-@TABLE.method(
-    "blockchain",
-    "Returns details on the active state of the TX memory pool.",
-    result="{...}    (json object) loaded, size, bytes, usage, total_fee, maxmempool, "
-    "mempoolminfee, minrelaytxfee, incrementalrelayfee, unbroadcastcount, fullrbf",
-    examples=("",),
-)
-async def getmempoolinfo(node: NodeService) -> dict[str, object]:
-    return node.mempool.info()
-
-
-@TABLE.method(
-    "blockchain",
-    "Returns all transaction ids in memory pool as a json array of string transaction ids.",
-    Param(
-        "verbose", Type.BOOL, "True for a json object, false for array of transaction ids", False
-    ),
-    Param(
-        "mempool_sequence",
-        Type.BOOL,
-        "If verbose=false, returns a json object with transaction list and mempool sequence "
-        "number attached.",
-        False,
-    ),
-    result='[ "hex", ... ]    (json array) the transaction ids',
-    examples=("true",),
-)
-async def getrawmempool(node: NodeService, verbose: bool, mempool_sequence: bool) -> Any:
-    if verbose and mempool_sequence:
-        raise RpcError(
-            RpcCode.INVALID_PARAMETER,
-            "Verbose results cannot contain mempool sequence values.",
-        )
-    if verbose:
-        return {e.txid_hex: node.mempool.entry_info(e.txid) for e in node.mempool.entries()}
-    txids = [e.txid_hex for e in node.mempool.entries()]
-    if mempool_sequence:
-        return {"txids": txids, "mempool_sequence": node.mempool.sequence}
-    return txids

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from bitcoin.primitives import Block, DeserializationError, is_coinbase
 from ipc.interfaces import RpcCode, RpcError
 from node.miner import fill_witness_nonce
-from node.rpc.util import address_script, parse_hex
+from node.rpc.util import parse_hex
 from rpc.spec import Param, Table, Type
 
 if TYPE_CHECKING:
@@ -42,18 +42,3 @@ async def submitblock(node: NodeService, hexdata: str, dummy: str | None) -> str
         raise RpcError(RpcCode.DESERIALIZATION_ERROR, "Block does not start with a coinbase")
     fill_witness_nonce(block)
     return node.submit(block.serialize())
-
-
-@TABLE.method(
-    "hidden",
-    "Mine to a specified address and return the block hashes.",
-    Param("nblocks", Type.NUM, "How many blocks are generated."),
-    Param("address", Type.STR, "The address to send the newly generated bitcoin to."),
-    Param("maxtries", Type.NUM, "How many iterations to try.", DEFAULT_MAX_TRIES),
-    result='[ "hex", ... ]    (json array) hashes of blocks generated',
-    examples=('11 "myaddress"',),
-)
-async def generatetoaddress(
-    node: NodeService, nblocks: int, address: str, maxtries: int
-) -> list[str]:
-    return await node.generate(max(nblocks, 0), address_script(address))
