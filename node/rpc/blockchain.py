@@ -1,4 +1,4 @@
-"""The node's blockchain RPCs (Core's src/rpc/blockchain.cpp and mempool.cpp)."""
+"""The node's blockchain RPCs: the chain, its tip and its coins (Core's src/rpc/blockchain.cpp)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ if TYPE_CHECKING:
 
 TABLE = Table("node")
 MAX_TIP_AGE = 24 * 60 * 60  # Core's -maxtipage: an older tip means initial block download
-
 
 
 @TABLE.method(
