@@ -32,7 +32,7 @@ from pathlib import Path
 
 from embit.transaction import Transaction
 
-from bitcoin.primitives import GENESIS_TIME, Block, BlockHeader, genesis_block, subsidy
+from btc.primitives import GENESIS_TIME, Block, BlockHeader, genesis_block, subsidy
 from node import validation
 from node.chainstate import ChainState
 from node.store import Coin, Outpoint

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bitcoin.primitives import (
+from btc.primitives import (
     MEDIAN_TIME_SPAN,
     Block,
     DeserializationError,

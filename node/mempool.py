@@ -29,9 +29,9 @@ from fractions import Fraction
 
 from embit.transaction import Transaction
 
-from bitcoin.addresses import witness_program as parse_witness_program
-from bitcoin.amounts import btc
-from bitcoin.primitives import (
+from btc.addresses import witness_program as parse_witness_program
+from btc.amounts import btc
+from btc.primitives import (
     COINBASE_MATURITY,
     MAX_BLOCK_SIGOPS_COST,
     MAX_BLOCK_WEIGHT,

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from embit.script import Script, Witness
 from embit.transaction import Transaction, TransactionInput, TransactionOutput
 
-from bitcoin.primitives import (
+from btc.primitives import (
     COINBASE_PREVOUT_INDEX,
     NULL_HASH,
     OP_0,

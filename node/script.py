@@ -33,8 +33,8 @@ import coincurve
 from embit.script import Script
 from embit.transaction import Transaction
 
-from bitcoin.addresses import witness_program
-from bitcoin.primitives import (
+from btc.addresses import witness_program
+from btc.primitives import (
     OP_0,
     OP_1,
     OP_1NEGATE,

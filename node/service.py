@@ -13,7 +13,7 @@ import time
 
 from embit.transaction import Transaction
 
-from bitcoin.primitives import (
+from btc.primitives import (
     Block,
     DeserializationError,
     hash_to_hex,
@@ -21,7 +21,7 @@ from bitcoin.primitives import (
     parse_transaction,
     serialize_transaction,
 )
-from bitcoin.primitives import txid as txid_of
+from btc.primitives import txid as txid_of
 from ipc.interfaces import (
     BlockNotFound,
     BlockRef,

@@ -24,7 +24,7 @@ from typing import Protocol
 
 from embit.transaction import Transaction
 
-from bitcoin.primitives import (
+from btc.primitives import (
     COINBASE_MATURITY,
     GENESIS_HASH,
     MAX_BLOCK_SIGOPS_COST,

@@ -17,7 +17,7 @@ from typing import Any
 
 import structlog
 
-from bitcoin.amounts import AmountError, dumps, sats_from_json
+from btc.amounts import AmountError, dumps, sats_from_json
 from ipc.errors import RpcCode, RpcError, SplitdError, StorageError
 from rpc.help import method_help, overview
 from rpc.spec import Method, Param, Table, Type

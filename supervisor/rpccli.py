@@ -13,7 +13,7 @@ import argparse
 import sys
 from typing import Any
 
-from bitcoin.amounts import dumps
+from btc.amounts import dumps
 from ipc.interfaces import Control
 from rpc.client import ConversionError, named, positional
 from supervisor.output import EXIT_OK, Failure, print_result

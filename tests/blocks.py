@@ -16,7 +16,7 @@ from embit.ec import PrivateKey
 from embit.script import Script, Witness, p2pkh, p2sh, p2wpkh
 from embit.transaction import Transaction, TransactionInput, TransactionOutput
 
-from bitcoin.primitives import (
+from btc.primitives import (
     COINBASE_PREVOUT_INDEX,
     GENESIS_TIME,
     NULL_HASH,

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 
 import pytest
 
-from bitcoin.amounts import dumps
+from btc.amounts import dumps
 from ipc.interfaces import SplitdError
 from rpc.client import positional
 

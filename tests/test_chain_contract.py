@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import pytest
 from embit import bech32
 
-from bitcoin.primitives import hash_to_hex, serialize_transaction, txid
+from btc.primitives import hash_to_hex, serialize_transaction, txid
 from ipc.capnp import protocol
 from ipc.interfaces import (
     BlockNotFound,

@@ -13,7 +13,7 @@ import pytest
 from embit.script import Script, Witness
 from embit.transaction import Transaction, TransactionInput, TransactionOutput
 
-from bitcoin.primitives import (
+from btc.primitives import (
     COIN,
     hash_to_hex,
     push_data,

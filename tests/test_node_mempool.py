@@ -13,7 +13,7 @@ import pytest
 from embit import bech32
 from embit.script import Witness
 
-from bitcoin.primitives import serialize_transaction, txid
+from btc.primitives import serialize_transaction, txid
 from ipc.interfaces import TxRejected
 from node.chainstate import ChainState
 from node.miner import build_block

@@ -1,4 +1,4 @@
-"""bitcoin.primitives against Bitcoin Core's regtest parameters and known values."""
+"""btc.primitives against Bitcoin Core's regtest parameters and known values."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from embit.ec import PrivateKey
 from embit.script import Script, Witness, p2wpkh
 from embit.transaction import Transaction, TransactionInput, TransactionOutput
 
-from bitcoin.primitives import (
+from btc.primitives import (
     COIN,
     COINBASE_PREVOUT_INDEX,
     GENESIS_HASH,

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from embit.transaction import Transaction
 
-from bitcoin.primitives import Block, txid
+from btc.primitives import Block, txid
 from ipc.interfaces import BlockRef
 from node.chainstate import ChainState
 from node.notifications import Notifier

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from bitcoin.amounts import dumps
+from btc.amounts import dumps
 from ipc.interfaces import RpcCode, StorageError
 from rpc.dispatch import Dispatcher
 from rpc.spec import Param, Table, Type

@@ -17,7 +17,7 @@ from embit.ec import PrivateKey, PublicKey
 from embit.script import Script, Witness, p2pkh, p2sh, p2wpkh
 from embit.transaction import Transaction, TransactionInput, TransactionOutput
 
-from bitcoin.primitives import (
+from btc.primitives import (
     COIN,
     hash160,
     parse_transaction,

@@ -12,7 +12,7 @@ import pytest
 from embit.script import Script, Witness, p2wsh
 from embit.transaction import Transaction, TransactionInput, TransactionOutput
 
-from bitcoin.primitives import (
+from btc.primitives import (
     COIN,
     COINBASE_PREVOUT_INDEX,
     GENESIS_TIME,

@@ -24,9 +24,9 @@ from embit.script import Script
 from embit.transaction import Transaction, TransactionInput, TransactionOutput
 from structlog.testing import capture_logs
 
-from bitcoin.addresses import AddressError, address_to_script
-from bitcoin.amounts import btc, dumps, parse_amount
-from bitcoin.primitives import (
+from btc.addresses import AddressError, address_to_script
+from btc.amounts import btc, dumps, parse_amount
+from btc.primitives import (
     GENESIS_HASH,
     Block,
     genesis_block,

@@ -20,7 +20,7 @@ import pytest
 from structlog.testing import capture_logs
 
 import wallet.service
-from bitcoin.primitives import parse_transaction, serialize_transaction
+from btc.primitives import parse_transaction, serialize_transaction
 from ipc.interfaces import StartFailure, TxRejected, WorkerUnavailable
 from tests.rpcwords import cli
 from tests.walletchain import (

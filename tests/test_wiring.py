@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bitcoin.amounts import btc
-from bitcoin.primitives import subsidy
+from btc.amounts import btc
+from btc.primitives import subsidy
 from tests.conftest import SPLITD, splitd_cli, wait_until
 from wallet.view import MATURE_CONFIRMATIONS
 

@@ -1,6 +1,6 @@
 """A test ``Chain`` of real regtest blocks for the wallet, and helpers to drive a wallet.
 
-``BlockChain`` builds blocks with ``bitcoin.primitives`` only (no node code), keeps
+``BlockChain`` builds blocks with ``btc.primitives`` only (no node code), keeps
 the active chain and every stale block, a toy mempool, and delivers notifications
 the way the node does: one queue and task per subscriber, in order. Signatures
 made by the wallet are checked with an independent BIP143 sighash written here
@@ -21,8 +21,8 @@ import coincurve
 from embit.script import Script, Witness
 from embit.transaction import Transaction, TransactionInput, TransactionOutput
 
-from bitcoin.addresses import address_to_script
-from bitcoin.primitives import (
+from btc.addresses import address_to_script
+from btc.primitives import (
     COINBASE_PREVOUT_INDEX,
     NULL_HASH,
     REGTEST_BITS,

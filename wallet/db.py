@@ -37,7 +37,7 @@ from pathlib import Path
 
 from embit.transaction import Transaction
 
-from bitcoin.primitives import (
+from btc.primitives import (
     hash_to_hex,
     is_coinbase,
     serialize_transaction,

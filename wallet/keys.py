@@ -1,4 +1,4 @@
-"""Keys: BIP39 entropy -> BIP32 -> BIP84 (P2WPKH). Address codecs are in bitcoin.addresses.
+"""Keys: BIP39 entropy -> BIP32 -> BIP84 (P2WPKH). Address codecs are in btc.addresses.
 
 The wallet holds one secret, BIP39 entropy. Every key is derived from it on
 ``m/84'/COIN'/0'/CHAIN/INDEX``: ``COIN`` is the network's BIP44 coin type (0 on
@@ -21,7 +21,7 @@ from embit.descriptor.checksum import add_checksum
 from embit.ec import PrivateKey
 from embit.script import p2wpkh
 
-from bitcoin.addresses import REGTEST
+from btc.addresses import REGTEST
 
 RECEIVE = 0
 CHANGE = 1

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bitcoin.addresses import AddressError, address_to_script
-from bitcoin.amounts import btc
-from bitcoin.primitives import parse_transaction
+from btc.addresses import AddressError, address_to_script
+from btc.amounts import btc
+from btc.primitives import parse_transaction
 from ipc.interfaces import RpcCode, RpcError
 from rpc.spec import Param, Table, Type
 from wallet.keys import CHANGE, RECEIVE

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from embit.script import Script, Witness, p2pkh
 from embit.transaction import Transaction, TransactionInput, TransactionOutput
 
-from bitcoin.addresses import witness_program
-from bitcoin.primitives import compact_size, tx_vsize
+from btc.addresses import witness_program
+from btc.primitives import compact_size, tx_vsize
 from wallet.keys import Keychain
 
 SEQUENCE_RBF = 0xFFFFFFFD  # BIP125-replaceable, Core's default since v24

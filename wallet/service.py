@@ -28,9 +28,9 @@ from typing import Any
 import structlog
 from embit.transaction import Transaction
 
-from bitcoin.addresses import REGTEST
-from bitcoin.amounts import btc
-from bitcoin.primitives import (
+from btc.addresses import REGTEST
+from btc.amounts import btc
+from btc.primitives import (
     Block,
     DeserializationError,
     hash_to_hex,

@@ -12,9 +12,9 @@ from typing import Any
 
 from embit.transaction import Transaction
 
-from bitcoin.addresses import script_to_address
-from bitcoin.amounts import btc
-from bitcoin.primitives import COINBASE_MATURITY, parse_transaction
+from btc.addresses import script_to_address
+from btc.amounts import btc
+from btc.primitives import COINBASE_MATURITY, parse_transaction
 from wallet.db import ABANDONED, ACTIVE, CONFLICTED, KeyRow, TxRow, WalletDB
 from wallet.keys import CHANGE, RECEIVE
 

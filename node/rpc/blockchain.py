@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bitcoin.addresses import script_to_address
-from bitcoin.amounts import btc
-from bitcoin.primitives import hash_to_hex, median_time_past
+from btc.addresses import script_to_address
+from btc.amounts import btc
+from btc.primitives import hash_to_hex, median_time_past
 from ipc.interfaces import RpcCode, RpcError
 from node.mempool import MEMPOOL_HEIGHT
 from node.rpc.util import difficulty, parse_hash, target

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bitcoin.primitives import hash_to_hex
-from bitcoin.primitives import txid as txid_of
+from btc.primitives import hash_to_hex
+from btc.primitives import txid as txid_of
 from node.rpc.util import header_json, parse_hash
 from rpc.spec import Param, Table, Type
 

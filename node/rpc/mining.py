@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bitcoin.primitives import Block, DeserializationError, is_coinbase
+from btc.primitives import Block, DeserializationError, is_coinbase
 from ipc.interfaces import RpcCode, RpcError
 from node.miner import fill_witness_nonce
 from node.rpc.util import parse_hex

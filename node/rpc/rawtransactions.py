@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bitcoin.primitives import (
+from btc.primitives import (
     DeserializationError,
     hash_to_hex,
     parse_transaction,
@@ -12,7 +12,7 @@ from bitcoin.primitives import (
     tx_vsize,
     wtxid,
 )
-from bitcoin.primitives import txid as txid_of
+from btc.primitives import txid as txid_of
 from ipc.interfaces import RpcCode, RpcError
 from node.rpc.util import parse_hash
 from rpc.spec import Param, Table, Type

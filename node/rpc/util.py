@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bitcoin.addresses import AddressError, address_to_script
-from bitcoin.primitives import Block, hash_to_hex, median_time_past
+from btc.addresses import AddressError, address_to_script
+from btc.primitives import Block, hash_to_hex, median_time_past
 from ipc.interfaces import RpcCode, RpcError
 from node.store import BlockRecord
 

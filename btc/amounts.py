@@ -14,7 +14,7 @@ import secrets
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from bitcoin.primitives import COIN, MAX_MONEY
+from btc.primitives import COIN, MAX_MONEY
 
 _EIGHT = Decimal("0.00000001")
 _NUMBER = re.compile(r"^-?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$")
