@@ -10,11 +10,16 @@ Then times, separately and with building left out:
    sqlite with WAL and synchronous=FULL (one durable commit per block);
 2. ``validation.connect_block`` of the same blocks over an in-memory coin dict:
    every consensus rule, no store;
-3. ``validation.verify_scripts`` alone over their transactions: the signature checks.
+3. ``validation.verify_scripts`` alone over their transactions: the signature checks;
+4. the same once more after the mempool's check of them (policy flags) filled the
+   signature cache, as when a block confirms what the mempool accepted;
+5. ``verify_scripts`` over transactions spending P2WSH 2-of-3 multisig coins and P2TR
+   key-path coins (``--kind-inputs`` of each, default 3,000, 1 or 2 inputs a
+   transaction), signed by the test templates.
 
 Prints a table; asserts nothing.
 
-    .venv/bin/python -m bench.node [--blocks 1000]
+    .venv/bin/python -m bench.node [--blocks 1000] [--kind-inputs 3000]
 """
 
 from __future__ import annotations
@@ -32,11 +37,22 @@ from pathlib import Path
 
 from embit.transaction import Transaction
 
-from btc.primitives import GENESIS_TIME, Block, BlockHeader, genesis_block, subsidy
+from btc.primitives import GENESIS_TIME, Block, BlockHeader, genesis_block, sha256d, subsidy
 from node import validation
 from node.chainstate import ChainState
+from node.script import SIGNATURE_CACHE
 from node.store import Coin, Outpoint
-from tests.blocks import DictView, Key, block, coinbase, coins_of, spend
+from tests.blocks import (
+    DictView,
+    Key,
+    Multisig,
+    TaprootKeyPath,
+    Template,
+    block,
+    coinbase,
+    coins_of,
+    spend,
+)
 
 KEY = Key.from_int(7)
 SCRIPT = KEY.script("p2wpkh")
@@ -44,6 +60,9 @@ MATURING = 110  # blocks mined before the split: coinbases 1..10 are spendable a
 SPLIT_TXS, SPLIT_OUTPUTS = 10, 10
 TXS_PER_BLOCK = 10
 FEE = 500
+COIN_VALUE = 100_000_000
+MULTISIG = Multisig(2, (Key.from_int(8), Key.from_int(9), Key.from_int(10)), "p2wsh")
+TAPROOT = TaprootKeyPath(Key.from_int(11))
 
 
 @dataclass
@@ -176,9 +195,49 @@ def bench_scripts(built: Built) -> float:
     return timed(run)
 
 
+def bench_scripts_after_mempool(built: Built) -> float:
+    """The block's check of transactions the mempool's check already verified."""
+    txs = [tx for raw in built.measured for tx in Block.parse(raw).txs[1:]]
+    SIGNATURE_CACHE.clear()
+    for tx in txs:
+        validation.verify_scripts(tx, built.spent, policy=True)  # stores the signatures
+
+    def run() -> None:
+        for tx in txs:
+            validation.verify_scripts(tx, built.spent, policy=False)
+
+    return timed(run)
+
+
+def build_kind(template: Template, inputs: int) -> tuple[list[Transaction], DictView]:
+    """Transactions spending ``inputs`` coins of ``template``, 1 or 2 at a time."""
+    view = DictView()
+    coins = []
+    for n in range(inputs):
+        outpoint = Outpoint(sha256d(n.to_bytes(4, "little")), n % 3)
+        view[outpoint] = Coin(COIN_VALUE + n, template.script_pubkey, 1, False)
+        coins.append((outpoint, view[outpoint]))
+    txs, position = [], 0
+    while position < len(coins):
+        ins = coins[position : position + 1 + len(txs) % 2]
+        position += len(ins)
+        total = sum(coin.value for _, coin in ins)
+        txs.append(spend(ins, [(total - FEE, SCRIPT)], KEY, templates=[template]))
+    return txs, view
+
+
+def bench_kind(txs: list[Transaction], view: DictView) -> float:
+    def run() -> None:
+        for tx in txs:
+            validation.verify_scripts(tx, view, policy=False)
+
+    return timed(run)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--blocks", type=int, default=1000)
+    parser.add_argument("--kind-inputs", type=int, default=3000)
     args = parser.parse_args()
 
     started = time.perf_counter()
@@ -193,6 +252,14 @@ def main() -> None:
         shutil.rmtree(directory, ignore_errors=True)
     connect_s = bench_connect(built)
     scripts_s = bench_scripts(built)
+    cached_s = bench_scripts_after_mempool(built)
+    started = time.perf_counter()
+    kinds = {  # built only now: live objects slow the garbage collector in what runs after
+        "P2WSH 2-of-3 multisig": build_kind(MULTISIG, args.kind_inputs),
+        "P2TR key path": build_kind(TAPROOT, args.kind_inputs),
+    }
+    build_s += time.perf_counter() - started
+    kind_s = {name: bench_kind(*made) for name, made in kinds.items()}
 
     cores = os.cpu_count()
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
@@ -206,10 +273,14 @@ def main() -> None:
         ("submit: ChainState + sqlite (sync=FULL)", submit_s, True),
         ("connect_block: all rules, in-memory coins", connect_s, True),
         ("verify_scripts: signatures only", scripts_s, False),
+        ("verify_scripts: after the mempool's (cached)", cached_s, False),
     ]
     for name, seconds, per_block in rows:
         blocks_per_s = f"{n / seconds:9.0f}" if per_block else f"{'-':>9}"
         print(f"{name:<46} {seconds:8.2f} {blocks_per_s} {inputs / seconds:9.0f}")
+    for name, seconds in kind_s.items():
+        label = f"verify_scripts: {name}"
+        print(f"{label:<46} {seconds:8.2f} {'-':>9} {args.kind_inputs / seconds:9.0f}")
     print(f"(building the chain, not measured: {build_s:.1f} s; one core used throughout)")
 
 

@@ -4,8 +4,10 @@
 policy script checks) in Core's order with Core's reject strings, so
 ``sendrawtransaction`` refuses what Core refuses with the same reason. The standardness
 rules are Core v28's defaults (policy/policy.cpp IsStandardTx with -datacarriersize=83,
--dustrelayfee=3000, -permitbaremultisig=1, -minrelaytxfee=1000 sat/kvB); script failures
-carry node.script's v30 prefix ("mempool-script-verify-flag-failed (...)").
+-dustrelayfee=3000, -permitbaremultisig=1, -minrelaytxfee=1000 sat/kvB); the inputs and
+witnesses are judged by node.script.standard (Core's ValidateInputsStandardness and
+IsWitnessStandard, for every output type); script failures carry node.script's v30
+prefix ("mempool-script-verify-flag-failed (...)").
 
 Not implemented, on purpose (a regtest node with no peers): replacement. A transaction
 spending an input a mempool transaction already spends is refused with
@@ -35,12 +37,9 @@ from btc.primitives import (
     COINBASE_MATURITY,
     MAX_BLOCK_SIGOPS_COST,
     MAX_BLOCK_WEIGHT,
-    OP_0,
-    OP_1,
-    OP_1NEGATE,
-    OP_16,
     WITNESS_SCALE_FACTOR,
     compact_size,
+    has_witness,
     hash_to_hex,
     is_coinbase,
     serialize_transaction,
@@ -49,7 +48,8 @@ from btc.primitives import (
     wtxid,
 )
 from node import validation
-from node.script import count_sigops, is_push_only, iter_ops, script_type, transaction_sigop_cost
+from node.script import is_push_only, iter_ops, script_type, transaction_sigop_cost
+from node.script.standard import is_witness_standard, nonstandard_input
 from node.store import Coin, Outpoint
 from node.validation import CoinView, Invalid, outpoint_of
 
@@ -66,13 +66,8 @@ MIN_STANDARD_TX_NONWITNESS_SIZE = 65  # CVE-2017-12842: no 64-byte transactions
 MAX_STANDARD_SCRIPTSIG_SIZE = 1650
 MAX_OP_RETURN_RELAY = 83  # -datacarriersize: 80 bytes of data, OP_RETURN and 2 push bytes
 MAX_STANDARD_MULTISIG_KEYS = 3
-MAX_P2SH_SIGOPS = 15
 MAX_STANDARD_TX_SIGOPS_COST = MAX_BLOCK_SIGOPS_COST // 5
 DEFAULT_BYTES_PER_SIGOP = 20
-MAX_STANDARD_P2WSH_SCRIPT_SIZE = 3600
-MAX_STANDARD_P2WSH_STACK_ITEMS = 100
-MAX_STANDARD_P2WSH_STACK_ITEM_SIZE = 80
-P2A_SCRIPT = bytes.fromhex("51024e73")  # pay-to-anchor
 DEFAULT_ANCESTOR_LIMIT = 25  # -limitancestorcount (the transaction itself included)
 DEFAULT_ANCESTOR_SIZE_LIMIT = 101_000  # vbytes, -limitancestorsize
 DEFAULT_DESCENDANT_LIMIT = 25
@@ -164,63 +159,6 @@ def check_standard(
             raise Invalid("dust")
     if data_outputs > 1:
         raise Invalid("multi-op-return")
-
-
-def _last_push(script_sig: bytes) -> bytes | None:
-    """The top of the stack a push-only scriptSig leaves (Core's EvalScript with no flags)."""
-    try:
-        opcode, data = iter_ops(script_sig)[-1]
-    except (ValueError, IndexError):
-        return None  # a truncated push, or an empty stack
-    if data is not None:
-        return data
-    if opcode == OP_0:
-        return b""
-    if opcode == OP_1NEGATE:
-        return b"\x81"
-    return bytes([opcode - (OP_1 - 1)]) if OP_1 <= opcode <= OP_16 else None
-
-
-def _inputs_standard(tx: Transaction, coins: Sequence[Coin]) -> bool:
-    """Core's AreInputsStandard: no nonstandard or unknown-witness spends, P2SH sigops <= 15."""
-    for txin, coin in zip(tx.vin, coins, strict=True):
-        kind = script_type(coin.script_pubkey)
-        if kind in ("nonstandard", "witness_unknown"):
-            return False
-        if kind == "scripthash":
-            redeem = _last_push(txin.script_sig.data)
-            if redeem is None or count_sigops(redeem, accurate=True) > MAX_P2SH_SIGOPS:
-                return False
-    return True
-
-
-def _p2wsh_within_limits(stack: Sequence[bytes]) -> bool:
-    return (
-        len(stack[-1]) <= MAX_STANDARD_P2WSH_SCRIPT_SIZE
-        and len(stack) - 1 <= MAX_STANDARD_P2WSH_STACK_ITEMS
-        and all(len(item) <= MAX_STANDARD_P2WSH_STACK_ITEM_SIZE for item in stack[:-1])
-    )
-
-
-def _witness_standard(tx: Transaction, coins: Sequence[Coin]) -> bool:
-    """Core's IsWitnessStandard: a witness only where a witness program is spent (not
-    pay-to-anchor), and P2WSH within its stack limits."""
-    for txin, coin in zip(tx.vin, coins, strict=True):
-        stack = txin.witness.items
-        if not stack:
-            continue
-        spent: bytes | None = coin.script_pubkey
-        if spent == P2A_SCRIPT:
-            return False
-        if script_type(coin.script_pubkey) == "scripthash":
-            spent = _last_push(txin.script_sig.data)
-        program = None if spent is None else parse_witness_program(spent)
-        if program is None:
-            return False
-        version, data = program
-        if version == 0 and len(data) == 32 and not _p2wsh_within_limits(stack):
-            return False
-    return True
 
 
 # --- the pool ---------------------------------------------------------------------------------
@@ -443,11 +381,13 @@ class Mempool:
         if not validation._sequence_locks_ok(tx, heights, tip + 1, self.median_time_past_at):
             raise Invalid("non-BIP68-final")
         fee = validation.check_tx_inputs(tx, self, tip + 1)
-        if not _inputs_standard(tx, spent):
-            raise Invalid("bad-txns-nonstandard-inputs")
-        if any(txin.witness.items for txin in tx.vin) and not _witness_standard(tx, spent):
+        spent_scripts = [c.script_pubkey for c in spent]
+        nonstandard = nonstandard_input(tx, spent_scripts)
+        if nonstandard is not None:
+            raise Invalid("bad-txns-nonstandard-inputs", nonstandard)
+        if has_witness(tx) and not is_witness_standard(tx, spent_scripts):
             raise Invalid("bad-witness-nonstandard")
-        sigop_cost = transaction_sigop_cost(tx, [c.script_pubkey for c in spent])
+        sigop_cost = transaction_sigop_cost(tx, spent_scripts)
         weight = tx_weight(tx)
         vsize = virtual_size(weight, sigop_cost)
         if sigop_cost > MAX_STANDARD_TX_SIGOPS_COST:

@@ -48,16 +48,19 @@ from btc.primitives import (
     subsidy,
     txid,
     witness_commitment,
+    wtxid,
 )
 from node.script import (
     MAX_SCRIPT_SIZE,
     OP_RETURN,
+    Flags,
     ScriptError,
     SighashCache,
     legacy_sigop_count,
     transaction_sigop_cost,
     verify_input,
 )
+from node.script.flags import block_script_flags
 from node.store import Coin, Outpoint
 
 GENESIS_HASH_BYTES = hex_to_hash(GENESIS_HASH)
@@ -302,26 +305,35 @@ def check_tx_inputs(tx: Transaction, view: CoinView, spend_height: int) -> int:
 # --- script checks (CheckInputScripts) ---------------------------------------------
 
 
-def _verify_inputs(tx: Transaction, coins: Sequence[Coin], policy: bool) -> None:
-    cache = SighashCache(tx)
-    for index, coin in enumerate(coins):
+def _verify_inputs(
+    tx: Transaction, coins: Sequence[Coin], policy: bool, flags: Flags | None = None
+) -> None:
+    """Every input in order, sharing one SighashCache (Core's PrecomputedTransactionData)."""
+    spent = [(coin.value, coin.script_pubkey) for coin in coins]
+    cache = SighashCache(tx, spent)
+    for index in range(len(coins)):
         try:
-            verify_input(
-                tx, index, coin.script_pubkey, coin.value, require_low_s=policy, cache=cache
-            )
+            verify_input(tx, index, spent, policy=policy, flags=flags, cache=cache)
         except ScriptError as error:
-            raise Invalid(error.reason, f"input {index} of tx {hash_to_hex(txid(tx))}") from None
+            txin = tx.vin[index]
+            debug = (
+                f"input {index} of {hash_to_hex(txid(tx))} (wtxid {hash_to_hex(wtxid(tx))}),"
+                f" spending {txin.txid.hex()}:{txin.vout}"
+            )
+            raise Invalid(error.reason, debug) from None
 
 
 def verify_scripts(tx: Transaction, view: CoinView, *, policy: bool) -> None:
     """Core's CheckInputScripts: every input against the output it spends.
 
-    ``policy=True`` is the mempool (standard flags; failures are
-    "mempool-script-verify-flag-failed (...)"), ``policy=False`` a block (consensus
-    flags; "block-script-verify-flag-failed (...)"). These are Core v30's strings
-    (#33050, #33183); before v30 they were "non-mandatory-script-verify-flag (...)"
-    and "mandatory-script-verify-flag-failed (...)". A spend of any output type other
-    than P2PKH, P2WPKH and P2SH-P2WPKH fails with "unsupported-script-type (...)".
+    ``policy=True`` is the mempool (Core's STANDARD_SCRIPT_VERIFY_FLAGS; failures are
+    "mempool-script-verify-flag-failed (...)", and verified signatures go into the
+    signature cache), ``policy=False`` a block (the regtest block flags;
+    "block-script-verify-flag-failed (...)", and signatures found in the cache are
+    not verified again). These are Core v30's strings (#33050, #33183); before v30
+    they were "non-mandatory-script-verify-flag (...)" and
+    "mandatory-script-verify-flag-failed (...)". The debug message is Core's
+    CScriptCheck's ("input i of <txid> (wtxid <wtxid>), spending <txid>:<n>").
     """
     _verify_inputs(tx, _input_coins(tx, view), policy)
 
@@ -453,6 +465,7 @@ def connect_block(
     paid = sum(out.value for out in block.txs[0].vout)
     if paid > limit:
         raise Invalid("bad-cb-amount", f"coinbase pays too much (actual={paid} vs limit={limit})")
+    flags = block_script_flags(height)
     for tx, coins in to_verify:
-        _verify_inputs(tx, coins, policy=False)
+        _verify_inputs(tx, coins, policy=False, flags=flags)
     return overlay.spent, overlay.created, fees

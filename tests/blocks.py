@@ -4,15 +4,23 @@ Transactions are signed with embit's own sighash functions (not node.script's), 
 validator test does not check the validator's sighash code against itself. ``Chain``
 keeps an in-memory chain (headers, a dict UTXO set) and runs every block through
 node.validation the way the chain state does.
+
+Besides the key's own P2PKH, P2WPKH and P2SH-P2WPKH outputs, templates sign the other
+types Core accepts: ``P2PK``, ``Multisig`` (bare, P2SH, P2WSH, P2SH-P2WSH),
+``TaprootKeyPath`` and ``TaprootScriptPath``; pass them to ``spend(templates=...)``.
+Their hashes and tweaks are computed here with embit and coincurve, not node.script.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
+import coincurve
 from embit.ec import PrivateKey
+from embit.hashes import tagged_hash
 from embit.script import Script, Witness, p2pkh, p2sh, p2wpkh
 from embit.transaction import Transaction, TransactionInput, TransactionOutput
 
@@ -25,13 +33,16 @@ from btc.primitives import (
     Block,
     BlockHeader,
     bip34_height_script,
+    compact_size,
     genesis_block,
     has_witness,
+    hash160,
     is_coinbase,
     median_time_past,
     merkle_root,
     parse_transaction,
     push_data,
+    push_int,
     serialize_transaction,
     subsidy,
     txid,
@@ -59,6 +70,11 @@ class Key:
     @property
     def pub(self) -> bytes:
         return self.secret.get_public_key().sec()
+
+    @property
+    def xonly(self) -> bytes:
+        """The BIP340 public key: the x coordinate only."""
+        return self.secret.get_public_key().xonly()
 
     def script(self, kind: Kind) -> bytes:
         pub = self.secret.get_public_key()
@@ -163,11 +179,13 @@ def spend(
     version: int = 2,
     sequence: int = 0xFFFFFFFF,
     locktime: int = 0,
+    templates: Sequence[Template] = (),
 ) -> Transaction:
     """A transaction spending ``coins`` to ``outputs`` (value, script), signed by ``key``.
 
     Each input is signed as the kind its coin's script is (P2PKH, P2WPKH or
-    P2SH-P2WPKH of ``key``); any other coin is left unsigned.
+    P2SH-P2WPKH of ``key``), or by the template whose ``script_pubkey`` it is; any
+    other coin is left unsigned.
     """
     tx = Transaction(
         version=version,
@@ -189,7 +207,209 @@ def spend(
             tx.vin[index].witness = Witness([sig, pub])
             if kind == "p2sh-p2wpkh":
                 tx.vin[index].script_sig = Script(push_data(key.script("p2wpkh")))
+    spent = [(coin.value, coin.script_pubkey) for _, coin in coins]
+    by_script = {template.script_pubkey: template for template in templates}
+    for index, (_, coin) in enumerate(coins):
+        template = by_script.get(coin.script_pubkey)
+        if template is not None:
+            template.sign(tx, index, spent)
     return tx
+
+
+# --- templates for the other output types -------------------------------------------------
+
+OP_CHECKSIG = 0xAC
+OP_CHECKMULTISIG = 0xAE
+TAPSCRIPT = 0xC0  # BIP342's leaf version
+
+
+class Template(Protocol):
+    """An output type: its script, and how to sign input ``index`` spending it."""
+
+    @property
+    def script_pubkey(self) -> bytes: ...
+
+    def sign(self, tx: Transaction, index: int, spent: Sequence[tuple[int, bytes]]) -> None: ...
+
+
+def legacy_signature(tx: Transaction, index: int, script_code: bytes, key: Key) -> bytes:
+    """SIGHASH_ALL over embit's legacy sighash (right for ALL, whatever the input index)."""
+    return key.secret.sign(tx.sighash_legacy(index, Script(script_code))).serialize() + b"\x01"
+
+
+def segwit_signature(
+    tx: Transaction, index: int, script_code: bytes, value: int, key: Key
+) -> bytes:
+    """SIGHASH_ALL over embit's BIP143 sighash."""
+    digest = tx.sighash_segwit(index, Script(script_code), value)
+    return key.secret.sign(digest).serialize() + b"\x01"
+
+
+def p2sh_script(redeem: bytes) -> bytes:
+    return b"\xa9\x14" + hash160(redeem) + b"\x87"
+
+
+def p2wsh_script(witness_script: bytes) -> bytes:
+    return b"\x00\x20" + hashlib.sha256(witness_script).digest()
+
+
+@dataclass(frozen=True)
+class P2PK:
+    """``<pubkey> CHECKSIG``, spent by ``<signature>``."""
+
+    key: Key
+
+    @property
+    def script_pubkey(self) -> bytes:
+        return push_data(self.key.pub) + bytes([OP_CHECKSIG])
+
+    def sign(self, tx: Transaction, index: int, spent: Sequence[tuple[int, bytes]]) -> None:
+        sig = legacy_signature(tx, index, self.script_pubkey, self.key)
+        tx.vin[index].script_sig = Script(push_data(sig))
+
+
+Wrap = Literal["bare", "p2sh", "p2wsh", "p2sh-p2wsh"]
+
+
+@dataclass(frozen=True)
+class Multisig:
+    """``m <keys> n CHECKMULTISIG``, bare or wrapped; signed by the first ``required`` keys."""
+
+    required: int
+    keys: tuple[Key, ...]
+    wrap: Wrap = "bare"
+
+    @property
+    def script(self) -> bytes:
+        """The multisig script itself (the redeem or witness script when wrapped)."""
+        pushes = b"".join(push_data(key.pub) for key in self.keys)
+        return push_int(self.required) + pushes + push_int(len(self.keys)) + b"\xae"
+
+    @property
+    def script_pubkey(self) -> bytes:
+        if self.wrap == "bare":
+            return self.script
+        if self.wrap == "p2sh":
+            return p2sh_script(self.script)
+        if self.wrap == "p2wsh":
+            return p2wsh_script(self.script)
+        return p2sh_script(p2wsh_script(self.script))
+
+    def sign(self, tx: Transaction, index: int, spent: Sequence[tuple[int, bytes]]) -> None:
+        signers = self.keys[: self.required]
+        txin = tx.vin[index]
+        if self.wrap in ("bare", "p2sh"):
+            sigs = [legacy_signature(tx, index, self.script, key) for key in signers]
+            pushes = b"\x00" + b"".join(push_data(sig) for sig in sigs)  # OP_0: the dummy
+            redeem = push_data(self.script) if self.wrap == "p2sh" else b""
+            txin.script_sig = Script(pushes + redeem)
+            return
+        value = spent[index][0]
+        sigs = [segwit_signature(tx, index, self.script, value, key) for key in signers]
+        txin.witness = Witness([b"", *sigs, self.script])
+        if self.wrap == "p2sh-p2wsh":
+            txin.script_sig = Script(push_data(p2wsh_script(self.script)))
+
+
+def tapleaf(script: bytes, version: int = TAPSCRIPT) -> bytes:
+    return tagged_hash("TapLeaf", bytes([version]) + compact_size(len(script)) + script)
+
+
+def tapbranch(a: bytes, b: bytes) -> bytes:
+    return tagged_hash("TapBranch", min(a, b) + max(a, b))
+
+
+def taproot_output_key(internal: bytes, merkle_root: bytes | None) -> tuple[bytes, int]:
+    """BIP341's output key Q = P + H_TapTweak(P || root) G: (x-only Q, parity of Q's y)."""
+    tweak = tagged_hash("TapTweak", internal + (merkle_root or b""))
+    key = coincurve.PublicKeyXOnly(internal)
+    key.tweak_add(tweak)
+    return key.format(), int(key.parity)
+
+
+def p2tr_script(output_key: bytes) -> bytes:
+    return b"\x51\x20" + output_key
+
+
+def taproot_sighash(
+    tx: Transaction,
+    index: int,
+    spent: Sequence[tuple[int, bytes]],
+    leaf: bytes | None = None,
+    codeseparator_pos: int | None = None,
+) -> bytes:
+    """SIGHASH_DEFAULT over embit's BIP341 hash (right for DEFAULT and ALL only); with
+    ``leaf``, BIP342's for that tapscript leaf (and last OP_CODESEPARATOR position)."""
+    scripts = [Script(spk) for _, spk in spent]
+    values = [value for value, _ in spent]
+    if leaf is None:
+        return tx.sighash_taproot(index, scripts, values)
+    return tx.sighash_taproot(
+        index,
+        scripts,
+        values,
+        ext_flag=1,
+        script=Script(leaf),
+        codeseparator_pos=codeseparator_pos,
+    )
+
+
+def schnorr_sign(secret: bytes, digest: bytes) -> bytes:
+    return coincurve.PrivateKey(secret).sign_schnorr(digest, aux_randomness=bytes(32))
+
+
+@dataclass(frozen=True)
+class TaprootKeyPath:
+    """A P2TR output of ``key`` (tweaked by ``merkle_root``), spent by a key-path signature."""
+
+    key: Key
+    merkle_root: bytes | None = None
+
+    @property
+    def script_pubkey(self) -> bytes:
+        return p2tr_script(taproot_output_key(self.key.xonly, self.merkle_root)[0])
+
+    def sign(self, tx: Transaction, index: int, spent: Sequence[tuple[int, bytes]]) -> None:
+        tweaked = self.key.secret.taproot_tweak(self.merkle_root or b"")
+        sig = schnorr_sign(tweaked.secret, taproot_sighash(tx, index, spent))
+        tx.vin[index].witness = Witness([sig])
+
+
+@dataclass(frozen=True)
+class TaprootScriptPath:
+    """A P2TR output whose tree holds ``<signer> CHECKSIG`` (and a ``sibling`` leaf hash, if
+    given), spent through that leaf: signature, script, control block."""
+
+    internal: Key
+    signer: Key
+    sibling: bytes | None = None
+
+    @property
+    def leaf_script(self) -> bytes:
+        return push_data(self.signer.xonly) + bytes([OP_CHECKSIG])
+
+    @property
+    def merkle_root(self) -> bytes:
+        leaf = tapleaf(self.leaf_script)
+        return leaf if self.sibling is None else tapbranch(leaf, self.sibling)
+
+    @property
+    def output(self) -> tuple[bytes, int]:
+        return taproot_output_key(self.internal.xonly, self.merkle_root)
+
+    @property
+    def control_block(self) -> bytes:
+        path = self.sibling or b""
+        return bytes([TAPSCRIPT | self.output[1]]) + self.internal.xonly + path
+
+    @property
+    def script_pubkey(self) -> bytes:
+        return p2tr_script(self.output[0])
+
+    def sign(self, tx: Transaction, index: int, spent: Sequence[tuple[int, bytes]]) -> None:
+        digest = taproot_sighash(tx, index, spent, self.leaf_script)
+        sig = schnorr_sign(self.signer.secret.secret, digest)
+        tx.vin[index].witness = Witness([sig, self.leaf_script, self.control_block])
 
 
 @dataclass
