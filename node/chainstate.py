@@ -6,6 +6,10 @@ extends, then moving the tip to the branch with the most work, connecting
 (and, on a reorganisation, first disconnecting) one block per store
 transaction. A block that fails to connect is marked invalid with all its
 descendants and the best remaining branch is tried instead.
+
+``invalidate`` and ``reconsider`` are Core's invalidateblock and reconsiderblock: a
+user marks a block invalid (the tip moves off it) or clears that mark (the best chain
+comes back), through the same steps and the same list of changes.
 """
 
 from __future__ import annotations
@@ -163,7 +167,7 @@ class ChainState:
             # among equals, must win back its place, as in Core.
             if best is None or best.hash == tip.hash:
                 return changes, failures
-            branch = self._branch_to(best)
+            branch = self.branch_to(best)
             fork_height = branch[0].height - 1
             while self.tip().height > fork_height:
                 changes.append(self._disconnect_tip())
@@ -174,10 +178,42 @@ class ChainState:
                     self.store.mark_invalid(record.hash)
                     break
 
+    # -- a user's verdicts ---------------------------------------------------------------------
+
+    def invalidate(self, hash: bytes, changes: list[Change] | None = None) -> list[Change]:
+        """Core's InvalidateBlock, then ActivateBestChain: the block and its descendants
+        become invalid (persistently: the store keeps the mark), the tip first leaves them
+        if it is on them, then moves to the best remaining branch. Genesis cannot be
+        invalidated: nothing happens, as in Core.
+
+        The mark comes after the disconnects, as the store wants; a crash in between
+        leaves the block valid, and the call unanswered.
+        """
+        changes = [] if changes is None else changes
+        record = self.store.block_record(hash)
+        if record is None or record.height == 0:
+            self.activate(changes)
+            return changes
+        while self.store.height_of(hash) is not None:
+            changes.append(self._disconnect_tip())
+        self.store.mark_invalid(hash)
+        self.activate(changes)
+        return changes
+
+    def reconsider(self, hash: bytes, changes: list[Change] | None = None) -> list[Change]:
+        """Core's ReconsiderBlock: the block, its ancestors and its descendants are valid
+        again (until a connect fails again), and the tip moves to the best branch."""
+        changes = [] if changes is None else changes
+        if self.store.has_block(hash):
+            self.store.clear_invalid(hash)
+        self.activate(changes)
+        return changes
+
     # -- steps --------------------------------------------------------------------------------
 
-    def _branch_to(self, best: BlockRecord) -> list[BlockRecord]:
-        """The blocks after the fork with the active chain up to ``best``, oldest first."""
+    def branch_to(self, best: BlockRecord) -> list[BlockRecord]:
+        """The blocks after the fork with the active chain up to ``best``, oldest first
+        (empty for a block on the active chain)."""
         branch = []
         record: BlockRecord | None = best
         while record is not None and self.store.height_of(record.hash) is None:

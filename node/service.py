@@ -20,6 +20,7 @@ from btc.primitives import (
     hex_to_hash,
     parse_transaction,
     serialize_transaction,
+    tx_weight,
 )
 from btc.primitives import txid as txid_of
 from ipc.interfaces import (
@@ -36,7 +37,7 @@ from ipc.interfaces import (
 )
 from node import rpc, validation
 from node.chainstate import ChainState, Change
-from node.mempool import Mempool, fee_for
+from node.mempool import COINBASE_RESERVED_WEIGHT, Mempool, fee_for
 from node.miner import build_block
 from node.notifications import Notifier
 from node.store import BlockRecord, Outpoint
@@ -52,6 +53,9 @@ class NodeService(Node, Chain):
         self.chain = chain
         self.started = time.monotonic()
         self.left_initial_download = False  # latched, as Core's IsInitialBlockDownload
+        # (weight, transactions) of the last block generate assembled: Core's
+        # BlockAssembler::m_last_block_weight and m_last_block_num_txs, for getmininginfo
+        self.last_template: tuple[int, int] | None = None
         self.notifier = Notifier()
         self.mempool = Mempool(
             chain.store,
@@ -66,6 +70,9 @@ class NodeService(Node, Chain):
 
     async def execute_rpc(self, method: str, params: str) -> str:
         return await self.dispatcher.execute(method, params)
+
+    async def list_rpc_commands(self) -> list[str]:
+        return self.dispatcher.names()
 
     # -- what the RPC methods do --------------------------------------------------------------
 
@@ -87,12 +94,39 @@ class NodeService(Node, Chain):
             self._publish(changes)
         return reason
 
+    def invalidate(self, hash: bytes) -> None:
+        """``invalidateblock``: the tip leaves the block, announced as any reorganisation is
+        (the disconnected blocks' transactions go back to the mempool)."""
+        self._known(hash)
+        changes: list[Change] = []
+        try:
+            self.chain.invalidate(hash, changes)
+        finally:
+            self._publish(changes)
+
+    def reconsider(self, hash: bytes) -> None:
+        """``reconsiderblock``: the mark is gone and the best chain comes back, announced."""
+        self._known(hash)
+        changes: list[Change] = []
+        try:
+            self.chain.reconsider(hash, changes)
+        finally:
+            self._publish(changes)
+
+    def _known(self, hash: bytes) -> None:
+        if not self.chain.store.has_block(hash):
+            raise BlockNotFound("Block not found")
+
     async def generate(self, count: int, payout: bytes) -> list[str]:
         """Mine ``count`` blocks paying ``payout``, each taking the mempool by fee rate."""
         hashes = []
         for _ in range(count):
             tip = self.chain.tip()
             txs, fees = self.mempool.select()
+            self.last_template = (
+                COINBASE_RESERVED_WEIGHT + sum(tx_weight(tx) for tx in txs),
+                len(txs),
+            )
             block = build_block(
                 tip.hash,
                 tip.height + 1,

@@ -14,6 +14,10 @@ vanish because the machine went down a moment later.
 
 Hashes and txids are bytes in internal byte order (as hashed), not the
 reversed hex that RPC displays.
+
+A block's undo data (the coins it spent) stays after the block is disconnected, as
+Core's rev files keep it: ``getblockstats`` of a stale block still knows its fees, and
+connecting the block again writes the same rows.
 """
 
 from __future__ import annotations
@@ -25,56 +29,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Self, get_args
 
+# SCHEMA_VERSION is the store's to name too: its readers and tests import it from here.
+from node.storefile import FILENAME, SCHEMA_VERSION, StoreError, prepare  # noqa: F401
+
 Status = Literal["valid-header", "valid", "invalid"]
 STATUSES: frozenset[str] = frozenset(get_args(Status))
-FILENAME = "chain.sqlite"
-# sqlite's own header fields say whose file this is and which schema it has,
-# so a foreign or newer database is recognised before anything is written.
-APPLICATION_ID = int.from_bytes(b"splc", "big")
-SCHEMA_VERSION = 1
 WORK_BYTES = 32
-
-SCHEMA = """
-CREATE TABLE blocks (
-    seq INTEGER PRIMARY KEY,  -- first-seen order: Core's tie-break between equal work
-    hash BLOB NOT NULL UNIQUE,
-    prev_hash BLOB NOT NULL,
-    height INTEGER NOT NULL,
-    chain_work BLOB NOT NULL,  -- 32 bytes big-endian, so blob order is numeric order
-    time INTEGER NOT NULL,
-    bits INTEGER NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('valid-header', 'valid', 'invalid'))
-);
-CREATE INDEX blocks_by_work ON blocks (chain_work DESC, seq);
-CREATE INDEX blocks_by_prev ON blocks (prev_hash);
-CREATE TABLE block_data (seq INTEGER PRIMARY KEY REFERENCES blocks, raw BLOB NOT NULL);
-CREATE TABLE active (height INTEGER PRIMARY KEY, hash BLOB NOT NULL UNIQUE);
-CREATE TABLE coins (
-    txid BLOB NOT NULL,
-    vout INTEGER NOT NULL,
-    value INTEGER NOT NULL,
-    script_pubkey BLOB NOT NULL,
-    height INTEGER NOT NULL,
-    coinbase INTEGER NOT NULL,
-    PRIMARY KEY (txid, vout)
-) WITHOUT ROWID;
-CREATE INDEX coins_by_height ON coins (height);
-CREATE TABLE undo (
-    block BLOB NOT NULL,
-    txid BLOB NOT NULL,
-    vout INTEGER NOT NULL,
-    value INTEGER NOT NULL,
-    script_pubkey BLOB NOT NULL,
-    height INTEGER NOT NULL,
-    coinbase INTEGER NOT NULL,
-    PRIMARY KEY (block, txid, vout)
-) WITHOUT ROWID;
-"""
 RECORD_COLUMNS = "hash, prev_hash, height, chain_work, time, bits, status"
-
-
-class StoreError(Exception):
-    """The store cannot do what was asked; the message says why in one line."""
 
 
 class MissingCoin(StoreError):
@@ -148,7 +109,7 @@ class BlockStore:
         except (OSError, sqlite3.Error) as error:
             raise StoreError(f"{path}: cannot open: {error}") from error
         try:
-            _prepare(db, path)
+            prepare(db, path)
         except sqlite3.Error as error:
             db.close()
             raise StoreError(f"{path}: not a usable chain store: {error}") from error
@@ -244,6 +205,68 @@ class BlockStore:
                 ).fetchall()
             ]
 
+    def clear_invalid(self, hash: bytes) -> list[bytes]:
+        """Core's ResetBlockFailureFlags: the block, its descendants and its ancestors are
+        no longer invalid; returns the hashes changed. Each goes back to 'valid' if it was
+        connected once, else to 'valid-header', so the chain state may try it again.
+
+        Other branches that descend from a cleared ancestor stay invalid, as in Core.
+        """
+        with self._write() as db:
+            if not db.execute("SELECT 1 FROM blocks WHERE hash = ?", (hash,)).fetchone():
+                raise StoreError(f"block {_hex(hash)} is not stored")
+            return [
+                row[0]
+                for row in db.execute(
+                    "WITH RECURSIVE"
+                    " later(hash) AS (VALUES (?) UNION"
+                    "  SELECT blocks.hash FROM blocks JOIN later ON blocks.prev_hash = later.hash),"
+                    " earlier(hash, prev_hash) AS"
+                    "  (SELECT hash, prev_hash FROM blocks WHERE hash = ?"
+                    "  UNION SELECT blocks.hash, blocks.prev_hash FROM blocks"
+                    "  JOIN earlier ON blocks.hash = earlier.prev_hash)"
+                    " UPDATE blocks SET status = CASE validated WHEN 1 THEN 'valid'"
+                    " ELSE 'valid-header' END"
+                    " WHERE status = 'invalid'"
+                    " AND (hash IN later OR hash IN (SELECT hash FROM earlier)) RETURNING hash",
+                    (hash, hash),
+                ).fetchall()
+            ]
+
+    def chain_tips(self) -> list[tuple[BlockRecord, bool]]:
+        """Core's getchaintips set: the active tip and every block off the active chain that
+        no block builds on, highest first (ties in first-seen order), each with whether it
+        was ever connected (validated)."""
+        with self._errors():
+            rows = self._db.execute(
+                f"SELECT {RECORD_COLUMNS}, validated FROM blocks AS b"
+                " WHERE b.hash = (SELECT hash FROM active ORDER BY height DESC LIMIT 1)"
+                " OR (NOT EXISTS (SELECT 1 FROM active WHERE active.hash = b.hash)"
+                " AND NOT EXISTS (SELECT 1 FROM blocks AS c WHERE c.prev_hash = b.hash))"
+                " ORDER BY height DESC, seq"
+            ).fetchall()
+        return [(_record(row[:-1]), bool(row[-1])) for row in rows]
+
+    def block_undo(self, hash: bytes) -> dict[Outpoint, Coin] | None:
+        """The coins a block spent when it was connected (Core's undo data), by outpoint;
+        None if it never was connected (Core: "Undo data not available").
+
+        Outputs the block itself created and spent are not in it: ``connect`` never
+        writes them, so a reader takes them from the block.
+        """
+        with self._errors():
+            row = self._db.execute(
+                "SELECT validated FROM blocks WHERE hash = ?", (hash,)
+            ).fetchone()
+            if row is None or not row[0]:
+                return None
+            rows = self._db.execute(
+                "SELECT txid, vout, value, script_pubkey, height, coinbase FROM undo"
+                " WHERE block = ?",
+                (hash,),
+            ).fetchall()
+        return {Outpoint(r[0], r[1]): _coin(r[2:]) for r in rows}
+
     def best_block(self) -> BlockRecord | None:
         """The block with the most chain work that is not invalid; ties go to the first seen.
 
@@ -321,8 +344,8 @@ class BlockStore:
                 ).fetchall()
                 if not row:
                     raise MissingCoin(outpoint)
-                db.execute(
-                    "INSERT INTO undo VALUES (?, ?, ?, ?, ?, ?, ?)",
+                db.execute(  # a reconnect writes the rows its first connect kept
+                    "INSERT OR REPLACE INTO undo VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (hash, outpoint.txid, outpoint.vout, *row[0]),
                 )
             for outpoint, coin in new.items():
@@ -334,14 +357,14 @@ class BlockStore:
                 except sqlite3.IntegrityError:
                     raise CoinExists(outpoint) from None
             db.execute("INSERT INTO active VALUES (?, ?)", (record.height, hash))
-            db.execute("UPDATE blocks SET status = 'valid' WHERE hash = ?", (hash,))
+            db.execute("UPDATE blocks SET status = 'valid', validated = 1 WHERE hash = ?", (hash,))
 
     def disconnect(self, hash: bytes) -> list[tuple[Outpoint, Coin]]:
         """Undo the tip: remove its coins, restore the ones it spent; returns those restored.
 
         Every coin at the tip's height was created by the tip (no block above
         it exists to have created or spent others), so removal needs no list.
-        The block stays stored and valid, ready to be connected again.
+        The block stays stored and valid, with its undo data, ready to be connected again.
         """
         with self._write() as db:
             tip = self._tip_row()
@@ -350,13 +373,24 @@ class BlockStore:
             height = tip[0]
             db.execute("DELETE FROM coins WHERE height = ?", (height,))
             rows = db.execute(
-                "DELETE FROM undo WHERE block = ?"
-                " RETURNING txid, vout, value, script_pubkey, height, coinbase",
+                "SELECT txid, vout, value, script_pubkey, height, coinbase FROM undo"
+                " WHERE block = ?",
                 (hash,),
             ).fetchall()
             db.executemany("INSERT INTO coins VALUES (?, ?, ?, ?, ?, ?)", rows)
             db.execute("DELETE FROM active WHERE height = ?", (height,))
         return sorted((Outpoint(row[0], row[1]), _coin(row[2:])) for row in rows)
+
+    def coins_size(self) -> int:
+        """The bytes the UTXO set's table and index take in the file (Core's estimate of its
+        chainstate database); the whole store's size where sqlite lacks its dbstat table."""
+        try:
+            row = self._db.execute(
+                "SELECT SUM(pgsize) FROM dbstat WHERE name IN ('coins', 'coins_by_height')"
+            ).fetchone()
+        except sqlite3.OperationalError:  # built without SQLITE_ENABLE_DBSTAT_VTAB
+            return self.size_on_disk()
+        return int(row[0] or 0)
 
     def utxo_snapshot(self) -> dict[Outpoint, Coin]:
         """The whole UTXO set, for consistency checks; not for a hot path."""
@@ -403,53 +437,6 @@ class BlockStore:
         return self._db.execute(
             "SELECT height, hash FROM active ORDER BY height DESC LIMIT 1"
         ).fetchone()
-
-
-def _prepare(db: sqlite3.Connection, path: Path) -> None:
-    """Check whose file this is before writing anything, then create or accept the schema."""
-    application_id, version = _identity(db)
-    if application_id == 0 and version == 0:
-        if db.execute("SELECT 1 FROM sqlite_schema").fetchone():
-            raise StoreError(f"{path}: an sqlite database of something else, not a chain store")
-        _use_wal(db, path)
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            if _identity(db) == (0, 0):  # nobody created it meanwhile
-                # Statement by statement: executescript would commit the transaction.
-                for statement in SCHEMA.split(";"):
-                    if statement.strip():
-                        db.execute(statement)
-                db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
-        application_id, version = _identity(db)
-    if application_id != APPLICATION_ID:
-        raise StoreError(f"{path}: an sqlite database of something else, not a chain store")
-    if version > SCHEMA_VERSION:
-        raise StoreError(
-            f"{path}: schema version {version} was written by a newer splitd;"
-            f" this one reads version {SCHEMA_VERSION}"
-        )
-    if version != SCHEMA_VERSION:
-        raise StoreError(f"{path}: unknown schema version {version}")
-    _use_wal(db, path)
-    db.execute("PRAGMA synchronous = FULL")
-
-
-def _identity(db: sqlite3.Connection) -> tuple[int, int]:
-    return (
-        db.execute("PRAGMA application_id").fetchone()[0],
-        db.execute("PRAGMA user_version").fetchone()[0],
-    )
-
-
-def _use_wal(db: sqlite3.Connection, path: Path) -> None:
-    mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-    if mode != "wal":
-        raise StoreError(f"{path}: sqlite refused WAL mode (got {mode})")
 
 
 def _check_status(status: str) -> None:

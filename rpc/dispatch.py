@@ -60,6 +60,10 @@ class Dispatcher:
         self.context = context
         self.peer = peer  # "the node": whose log has the details of a bug
 
+    def names(self) -> list[str]:
+        """Every method ``execute`` serves, ``help`` too (Core's ``CRPCTable::listCommands``)."""
+        return ["help", *(method.name for table in self.tables for method in table)]
+
     def find(self, name: str) -> Method | None:
         for table in self.tables:
             if (found := table.get(name)) is not None:
@@ -131,14 +135,17 @@ def bind(method: Method, params: list[Any] | dict[str, Any]) -> list[Any]:
     values = []
     for i, param in enumerate(method.params):
         value = given[i] if i < len(given) else None
-        values.append(param.default if value is None else convert(param, value))
+        if value is None:
+            values.append(param.default)
+        else:  # a parameter that skips Core's type check is the method's to read, as given
+            values.append(value if param.skip_type_check else convert(param, value))
     return values
 
 
 def type_problem(param: Param, value: Any) -> str | None:
     """Core's ``RPCArg::MatchesType``: None when ``value`` may be passed as ``param``."""
     expected = param.type.json
-    if expected is None or (value is None and param.optional):
+    if param.skip_type_check or expected is None or (value is None and param.optional):
         return None
     if param.type is Type.VERBOSITY or json_type(value) == expected:
         return None

@@ -40,6 +40,8 @@ def summary(method: Method) -> str:
 
 def _oneline(param: Param) -> str:
     name = param.names[0]
+    if param.type_str is not None and param.type_str[0]:
+        return param.type_str[0]
     if param.type in (Type.STR, Type.HEX):
         return f'"{name}"'
     if param.type is Type.OBJ:
@@ -74,7 +76,8 @@ def _described(param: Param) -> str:
         fallback = ", optional"
     else:
         fallback = f", optional, default={json.dumps(param.default)}"
-    return f"({param.type.shown}{fallback}) {param.help}".rstrip()
+    shown = param.type_str[1] if param.type_str is not None else param.type.shown
+    return f"({shown}{fallback}) {param.help}".rstrip()
 
 
 def _columns(rows: list[tuple[str, str]]) -> str:

@@ -56,6 +56,10 @@ class Param:
     help: str
     default: Any = REQUIRED
     hint: str | None = None
+    # Core's RPCArgOptions: take any JSON type (the method checks), and how the help shows
+    # it: (the one-line form, the type's name), e.g. ("", "string or numeric").
+    skip_type_check: bool = False
+    type_str: tuple[str, str] | None = None
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -1,79 +1,71 @@
-"""The node's raw-transaction RPCs (Core's src/rpc/rawtransaction.cpp and mempool.cpp)."""
+"""The node's raw-transaction RPCs (Core's src/rpc/rawtransaction.cpp): looking transactions
+up, decoding them and their scripts, creating and signing them (the building and signing
+themselves are in ``rawtransaction_util``, as in Core)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from embit.transaction import Transaction
+
 from btc.primitives import (
-    DeserializationError,
+    GENESIS_MERKLE_ROOT,
+    Block,
     hash_to_hex,
-    parse_transaction,
+    is_coinbase,
     serialize_transaction,
-    tx_vsize,
-    wtxid,
 )
 from btc.primitives import txid as txid_of
 from ipc.interfaces import RpcCode, RpcError
+from node.rpc import rawtransaction_util as util
+from node.rpc.blocks import UNDO_UNREADABLE, spent_coins
+from node.rpc.txjson import (
+    decode_hex_tx,
+    decode_script_json,
+    decode_transaction,
+    parse_hex_value,
+    tx_json,
+)
 from node.rpc.util import parse_hash
-from rpc.spec import Param, Table, Type
+from node.store import BlockRecord
+from rpc.spec import REQUIRED, Param, Table, Type
 
 if TYPE_CHECKING:
-    from embit.transaction import Transaction
-
     from node.service import NodeService
 
 TABLE = Table("node")
-DEFAULT_MAX_FEE_RATE = "0.10"  # BTC/kvB
+NOT_IN_WALLET = ". Use gettransaction for wallet transactions."
 NO_TXINDEX = (
     "No such mempool transaction. Use -txindex or provide a block hash to enable "
-    "blockchain transaction queries. Use gettransaction for wallet transactions."
+    "blockchain transaction queries" + NOT_IN_WALLET
 )
 
 
-def decode_transaction(hexstring: str) -> Transaction:
-    try:
-        return parse_transaction(bytes.fromhex(hexstring))
-    except (DeserializationError, ValueError):
-        raise RpcError(
-            RpcCode.DESERIALIZATION_ERROR,
-            "TX decode failed. Make sure the tx has at least one input.",
-        ) from None
+# --- looking up and decoding -------------------------------------------------------------------
 
 
-@TABLE.method(
-    "rawtransactions",
-    "Submit a raw transaction (serialized, hex-encoded) to the node and network.",
-    Param("hexstring", Type.HEX, "The hex string of the raw transaction"),
-    Param(
-        "maxfeerate",
-        Type.AMOUNT,
-        "Reject transactions whose fee rate is higher than the specified value, expressed in "
-        "BTC/kvB.\nFee rates larger than 1BTC/kvB are rejected.\nSet to 0 to accept any fee rate.",
-        10_000_000,
-        '"0.10"',
-    ),
-    Param(
-        "maxburnamount",
-        Type.AMOUNT,
-        "Reject transactions with provably unspendable outputs (e.g. 'datacarrier' outputs "
-        "that use the OP_RETURN opcode) greater than the specified value, expressed in BTC.",
-        0,
-        '"0.00"',
-    ),
-    result='"hex"    (string) The transaction hash in hex',
-    examples=('"signedhex"',),
-)
-async def sendrawtransaction(
-    node: NodeService, hexstring: str, maxfeerate: int, maxburnamount: int
-) -> str:
-    tx = decode_transaction(hexstring)
-    burnt = sum(out.value for out in tx.vout if out.script_pubkey.data[:1] == b"\x6a")
-    if burnt > maxburnamount:
+def _find(
+    node: NodeService, wanted: bytes, blockhash: str | None
+) -> tuple[BlockRecord | None, Block | None, Transaction]:
+    """Core's GetTransaction without a txindex: in the given block, else in the mempool."""
+    if blockhash is None:
+        entry = node.mempool.get(wanted)
+        if entry is None:
+            raise RpcError(RpcCode.INVALID_ADDRESS_OR_KEY, NO_TXINDEX)
+        return None, None, entry.tx
+    record = node.chain.store.block_record(parse_hash(blockhash, "parameter 3"))
+    if record is None:
+        raise RpcError(RpcCode.INVALID_ADDRESS_OR_KEY, "Block hash not found")
+    block = node.chain.block(record.hash)
+    if block is None:
+        raise RpcError(RpcCode.MISC_ERROR, "Block not available")
+    tx = next((t for t in block.txs if txid_of(t) == wanted), None)
+    if tx is None:
         raise RpcError(
-            RpcCode.VERIFY_ERROR,
-            "Unspendable output exceeds maximum configured by user (maxburnamount)",
+            RpcCode.INVALID_ADDRESS_OR_KEY,
+            "No such transaction found in the provided block" + NOT_IN_WALLET,
         )
-    return node.broadcast(tx, max_fee_rate=maxfeerate)
+    return record, block, tx
 
 
 @TABLE.method(
@@ -96,20 +88,156 @@ async def getrawtransaction(
     node: NodeService, txid: str, verbosity: int, blockhash: str | None
 ) -> Any:
     wanted = parse_hash(txid, "parameter 1")
-    found = node.mempool.get(wanted)
-    tx = None if found is None else found.tx
-    if tx is None and blockhash is not None:
-        _, block = node.lookup(parse_hash(blockhash, "parameter 3"))
-        tx = next((t for t in block.txs if txid_of(t) == wanted), None)
-        if tx is None:
-            raise RpcError(
-                RpcCode.INVALID_ADDRESS_OR_KEY,
-                "No such transaction found in the provided block. Use gettransaction for "
-                "wallet transactions.",
-            )
-    if tx is None:
-        raise RpcError(RpcCode.INVALID_ADDRESS_OR_KEY, NO_TXINDEX)
-    raw = serialize_transaction(tx).hex()
+    if hash_to_hex(wanted) == GENESIS_MERKLE_ROOT:
+        raise RpcError(
+            RpcCode.INVALID_ADDRESS_OR_KEY,
+            "The genesis block coinbase is not considered an ordinary transaction and cannot "
+            "be retrieved",
+        )
+    record, block, tx = _find(node, wanted, blockhash)
     if verbosity <= 0:
-        return raw
-    return {"txid": txid, "hash": hash_to_hex(wtxid(tx)), "hex": raw, "vsize": tx_vsize(tx)}
+        return serialize_transaction(tx).hex()
+    result: dict[str, Any] = {}
+    if record is not None:
+        result["in_active_chain"] = node.chain.store.height_of(record.hash) is not None
+    spent = None
+    if verbosity >= 2 and record is not None and block is not None and not is_coinbase(tx):
+        undo = spent_coins(node, record, block)
+        if undo is None:
+            raise RpcError(RpcCode.INTERNAL_ERROR, UNDO_UNREADABLE)
+        spent = undo[block.txs.index(tx) - 1]
+    result.update(tx_json(tx, include_hex=True, spent=spent, prevouts=True))
+    if record is not None:
+        result["blockhash"] = hash_to_hex(record.hash)
+        if node.chain.store.height_of(record.hash) is not None:
+            result["confirmations"] = node.chain.tip().height - record.height + 1
+            result["time"] = record.time
+            result["blocktime"] = record.time
+        else:
+            result["confirmations"] = 0
+    return result
+
+
+@TABLE.method(
+    "rawtransactions",
+    "Return a JSON object representing the serialized, hex-encoded transaction.",
+    Param("hexstring", Type.HEX, "The transaction hex string"),
+    Param(
+        "iswitness",
+        Type.BOOL,
+        "Whether the transaction hex is a serialized witness transaction.\nIf iswitness is not "
+        "present, heuristic tests will be used in decoding.\nIf true, only witness "
+        "deserialization will be tried.\nIf false, only non-witness deserialization will be "
+        "tried.\nThis boolean should reflect whether the transaction has inputs\n(e.g. fully "
+        "valid, or on-chain transactions), if known by the caller.",
+        None,
+        "depends on heuristic tests",
+    ),
+    result="{...}    (json object) txid, hash, version, size, vsize, weight, locktime, vin, vout",
+    examples=('"hexstring"',),
+)
+async def decoderawtransaction(
+    node: NodeService, hexstring: str, iswitness: bool | None
+) -> dict[str, Any]:
+    tx = decode_hex_tx(
+        hexstring,
+        try_no_witness=iswitness is None or not iswitness,
+        try_witness=iswitness is None or iswitness,
+    )
+    if tx is None:
+        raise RpcError(RpcCode.DESERIALIZATION_ERROR, "TX decode failed")
+    return tx_json(tx, include_hex=False)
+
+
+@TABLE.method(
+    "rawtransactions",
+    "Decode a hex-encoded script.",
+    Param("hexstring", Type.HEX, "the hex-encoded script"),
+    result="{...}    (json object) asm, desc, type, address, p2sh, segwit",
+    examples=('"hexstring"',),
+)
+async def decodescript(node: NodeService, hexstring: str) -> dict[str, Any]:
+    script = parse_hex_value(hexstring, "argument") if hexstring else b""
+    return decode_script_json(script)
+
+
+@TABLE.method(
+    "rawtransactions",
+    "Create a transaction spending the given inputs and creating new outputs.\nOutputs can be "
+    "addresses or data.\nReturns hex-encoded raw transaction.\nNote that the transaction's "
+    "inputs are not signed, and\nit is not stored in the wallet or transmitted to the network.",
+    Param("inputs", Type.ARR, "The inputs"),
+    # Core's outputs are a json array with skip_type_check: an object is accepted too.
+    Param(
+        "outputs",
+        Type.ARR,
+        "The outputs specified as key-value pairs.\nEach key may only appear once, i.e. there "
+        "can only be one 'data' output, and no address may be duplicated.\nAt least one output "
+        "of either type must be specified.\nFor compatibility reasons, a dictionary, which holds "
+        "the key-value pairs directly, is also\n                             accepted as second "
+        "parameter.",
+        skip_type_check=True,
+    ),
+    Param("locktime", Type.NUM, "Raw locktime. Non-0 value also locktime-activates inputs", 0),
+    Param(
+        "replaceable",
+        Type.BOOL,
+        "Marks this transaction as BIP125-replaceable.\nAllows this transaction to be replaced by "
+        "a transaction with higher fees. If provided, it is an error if explicit sequence "
+        "numbers are incompatible.",
+        None,
+        "true",
+    ),
+    Param("version", Type.NUM, "Transaction version", 2),
+    result='"hex"    (string) hex string of the transaction',
+    examples=('"[{\\"txid\\":\\"myid\\",\\"vout\\":0}]" "[{\\"address\\":0.01}]"',),
+)
+async def createrawtransaction(
+    node: NodeService,
+    inputs: list[Any],
+    outputs: Any,
+    locktime: int,
+    replaceable: bool | None,
+    version: int,
+) -> str:
+    given = None if outputs is REQUIRED else outputs  # null, for a parameter nobody checks
+    tx = util.construct_transaction(inputs, given, locktime, replaceable, version)
+    return serialize_transaction(tx).hex()
+
+
+@TABLE.method(
+    "rawtransactions",
+    "Sign inputs for raw transaction (serialized, hex-encoded).\nThe second argument is an "
+    "array of base58-encoded private\nkeys that will be the only keys used to sign the "
+    "transaction.\nThe third optional argument (may be null) is an array of previous "
+    "transaction outputs that\nthis transaction depends on but may not yet be in the block "
+    "chain.",
+    Param("hexstring", Type.STR, "The transaction hex string"),
+    Param("privkeys", Type.ARR, "The base58-encoded private keys for signing"),
+    Param("prevtxs", Type.ARR, "The previous dependent transaction outputs", None),
+    Param(
+        "sighashtype",
+        Type.STR,
+        'The signature hash type. Must be one of:\n       "DEFAULT"\n       "ALL"\n       '
+        '"NONE"\n       "SINGLE"\n       "ALL|ANYONECANPAY"\n       '
+        '"NONE|ANYONECANPAY"\n       "SINGLE|ANYONECANPAY"',
+        None,
+        '"DEFAULT for Taproot, ALL otherwise"',
+    ),
+    result="{...}    (json object) hex, complete, errors",
+    examples=('"myhex" "[\\"key1\\",\\"key2\\"]"',),
+)
+async def signrawtransactionwithkey(
+    node: NodeService,
+    hexstring: str,
+    privkeys: list[Any],
+    prevtxs: list[Any] | None,
+    sighashtype: str | None,
+) -> dict[str, Any]:
+    tx = decode_transaction(hexstring)
+    keys = util.Keys.parse(privkeys)
+    coins = {op: util.find_coin(node, op) for op in util.outpoints(tx)}
+    scripts = util.parse_prevouts(prevtxs, coins)
+    hash_type = util.parse_sighash(sighashtype)
+    errors = util.sign_transaction(tx, keys, coins, scripts, hash_type)
+    return util.sign_result(tx, coins, errors)

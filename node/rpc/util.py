@@ -12,6 +12,7 @@ from node.store import BlockRecord
 if TYPE_CHECKING:
     from node.service import NodeService
 
+UNIVALUE_DIGITS = 16  # UniValue writes a double with setprecision(16)
 POW_LIMIT = 0x7FFFFF << 232  # regtest's powLimit, the target of nBits 0x207fffff
 
 
@@ -45,14 +46,20 @@ def address_script(address: str) -> bytes:
         raise RpcError(RpcCode.INVALID_ADDRESS_OR_KEY, "Error: Invalid address") from None
 
 
-def difficulty(bits: int) -> float:
+def univalue_number(value: float) -> float | int:
+    """A double as UniValue prints it: 16 significant digits, and no ".0" on a whole number."""
+    rounded = float(f"{value:.{UNIVALUE_DIGITS}g}")
+    return int(rounded) if rounded.is_integer() and abs(rounded) < 10**UNIVALUE_DIGITS else rounded
+
+
+def difficulty(bits: int) -> float | int:
     """Core's GetDifficulty, as Core prints it (UniValue keeps 16 significant digits)."""
     shift, value = (bits >> 24) & 0xFF, 0x0000FFFF / (bits & 0x00FFFFFF)
     while shift < 29:
         value, shift = value * 256.0, shift + 1
     while shift > 29:
         value, shift = value / 256.0, shift - 1
-    return float(f"{value:.16g}")
+    return univalue_number(value)
 
 
 def target(bits: int) -> str:
