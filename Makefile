@@ -37,6 +37,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench.restart
 	$(BIN)/python -m bench.orphans
 	$(BIN)/python -m bench.node
+	$(BIN)/python -m bench.rpc
 	$(BIN)/python -m bench.chaos
 
 clean:

@@ -52,7 +52,8 @@ def supervisor(*settings: str) -> Iterator[tuple[subprocess.Popen[bytes], Path]]
     datadir = Path(tempfile.mkdtemp(prefix="sd-bench-", dir="/tmp"))
     process = subprocess.Popen(
         [sys.executable, "-m", "supervisor", "run", "--datadir", str(datadir)]
-        + [arg for setting in settings for arg in ("--set", setting)],
+        # A free RPC port unless told otherwise: never 18443, which a real splitd may hold.
+        + [arg for setting in ("rpc.port=0", *settings) for arg in ("--set", setting)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -12,6 +12,7 @@ length, and an integer of thousands of digits passed validation only to make
 printing the effective config fail.
 """
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -121,6 +122,55 @@ class IpcSettings(_Section):
     """Deadline of every RPC call, so a dead peer is an error and never a hang."""
 
 
+RPCAUTH_FORMAT = "user:salt$hash, as Core's share/rpcauth/rpcauth.py prints it"
+_HMAC_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+def split_rpcauth(entry: str) -> tuple[str, str, str]:
+    """An ``-rpcauth`` value as Core reads it (``user:salt$hash``: one ``:``, one ``$``
+    after it) into its user, salt and HMAC-SHA256; ``ValueError`` if it is none.
+
+    Stricter than Core in one way: the hash must be 64 lower-case hex digits, the only
+    thing Core's comparison can ever match, so a mistyped entry fails here, not at login.
+    """
+    fields = entry.split(":")
+    salt_hash = fields[-1].split("$")
+    if len(fields) != 2 or len(salt_hash) != 2 or not _HMAC_HEX.fullmatch(salt_hash[1]):
+        raise ValueError(entry)
+    return fields[0], salt_hash[0], salt_hash[1]
+
+
+def _rpcauth_entries(value: object) -> object:
+    """One entry (a string, as env and ``--set`` give) or a list of them, each checked.
+
+    Checked here, for the list as a whole, so the error names ``rpc.auth`` and its source.
+    """
+    entries = [value] if isinstance(value, str) else value
+    if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
+        raise PydanticCustomError("rpcauth_type", "Input should be a list of strings")
+    for entry in entries:
+        try:
+            split_rpcauth(entry)
+        except ValueError:
+            raise PydanticCustomError(
+                "rpcauth_format",
+                "{entry} is not {expected}",
+                {"entry": repr(entry), "expected": RPCAUTH_FORMAT},
+            ) from None
+    return entries
+
+
+class RpcSettings(_Section):
+    """The HTTP JSON-RPC server, Bitcoin Core's ``-rpcbind``/``-rpcport``/``-rpcauth``."""
+
+    bind: str = Field("127.0.0.1", min_length=1)
+    port: Count = Field(18443, ge=0, le=65535)
+    """0: a free port, chosen at each start (``<datadir>/regtest/rpc.port`` says which)."""
+    auth: Annotated[list[str], BeforeValidator(_rpcauth_entries)] = Field(default_factory=list)
+    """Logins besides the cookie; hashes, not passwords, so printing them reveals nothing."""
+    restart: RestartPolicy = "permanent"
+
+
 class Settings(_Section):
     node: NodeSettings = Field(default_factory=NodeSettings)
     wallet: WalletSettings = Field(default_factory=WalletSettings)
@@ -129,3 +179,4 @@ class Settings(_Section):
     supervisor: SupervisorSettings = Field(default_factory=SupervisorSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     ipc: IpcSettings = Field(default_factory=IpcSettings)
+    rpc: RpcSettings = Field(default_factory=RpcSettings)

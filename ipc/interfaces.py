@@ -59,6 +59,7 @@ __all__ = [
     "RequestTooLarge",
     "RpcCode",
     "RpcError",
+    "RpcStatus",
     "SplitdError",
     "StartFailure",
     "StorageError",
@@ -69,6 +70,7 @@ __all__ = [
     "UnknownWorker",
     "Unsupported",
     "Wallet",
+    "WalletFace",
     "WorkerStatus",
     "WorkerUnavailable",
 ]
@@ -104,6 +106,12 @@ class Init(ABC):
         """The wallet, bound to ``chain``. Called again with a new ``chain`` after a node
         restart: the same wallet re-subscribes and catches up."""
 
+    @abstractmethod
+    async def attach_rpc(self, node: Node | None, wallets: list[WalletFace]) -> None:
+        """The faces the HTTP JSON-RPC gateway serves, as they are now: called again whenever
+        the gateway, the node or a wallet comes (back). ``None``: the node is not running.
+        ``Unsupported`` from a worker that is no gateway."""
+
 
 @dataclass(frozen=True)
 class ExitInfo:
@@ -127,11 +135,19 @@ class WorkerStatus:
 
 
 @dataclass(frozen=True)
+class RpcStatus:
+    """Where the HTTP JSON-RPC server listens."""
+
+    url: str  # http://127.0.0.1:18443
+
+
+@dataclass(frozen=True)
 class SupervisorStatus:
     pid: int
     uptime_s: float
     version: str
     workers: list[WorkerStatus]
+    rpc: RpcStatus | None = None
 
 
 class Control(ABC):
@@ -265,6 +281,10 @@ class Node(ABC):
         (``RpcError`` for a method's own, ``UnknownMethod``, ``TxRejected``...).
         """
 
+    @abstractmethod
+    async def list_rpc_commands(self) -> list[str]:
+        """Every method ``execute_rpc`` serves (Core's ``interfaces::Node::listRpcCommands``)."""
+
 
 class Wallet(ABC):
     """The wallet's face to users; like ``Node``, Bitcoin Core's method names and shapes."""
@@ -274,3 +294,16 @@ class Wallet(ABC):
     @abstractmethod
     async def execute_rpc(self, method: str, params: str) -> str:
         """As ``Node.execute_rpc``, for the wallet's methods."""
+
+    @abstractmethod
+    async def list_rpc_commands(self) -> list[str]:
+        """Every method ``execute_rpc`` serves: which calls are the wallet's, unexecuted."""
+
+
+@dataclass(frozen=True)
+class WalletFace:
+    """A wallet as the gateway knows it: its name (``/wallet/<name>``), and the wallet as
+    last wired to the node, or ``None`` while it is not (restarting, or not yet wired)."""
+
+    name: str
+    wallet: Wallet | None

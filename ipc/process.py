@@ -4,7 +4,8 @@ The supervisor starts ``worker_main`` through a ``multiprocessing`` context of
 the spawn family (never ``fork``: a fork after the capnp loop exists aborts
 the child). Everything the child needs travels in a picklable ``Launch``, and
 the worker's own code is named by a string (``"node.worker:make_init"``), so
-the supervisor never imports node or wallet code.
+the supervisor never imports node or wallet code. What that code is given and
+must serve is ``ipc.worker``'s.
 """
 
 from __future__ import annotations
@@ -18,68 +19,23 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from multiprocessing import forkserver
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import setproctitle
 import structlog
 
 from ipc.capnp import protocol
-from ipc.interfaces import Chain, Init, Node, StartFailure, Unsupported, Wallet
+from ipc.interfaces import Init, StartFailure
+from ipc.worker import InitFactory, Launch, WorkerContext, WorkerInit
 from logs.structured import configure
+
+# What a role's entry point is given and serves lives in ipc.worker, free of the wire;
+# named here too, where the roles have always found it.
+__all__ = ["FdHandle", "InitFactory", "Launch", "WorkerContext", "WorkerInit", "worker_main"]
 
 PR_SET_PDEATHSIG = 1
 log = structlog.get_logger()
-
-
-@dataclass(frozen=True)
-class Launch:
-    entry: str  # "module:function"; the function builds the worker's Init
-    name: str
-    role: str
-    generation: int
-    datadir: Path
-    log_level: str
-    call_timeout_s: float
-    settings: Any  # config.Settings: ipc stays free of the config package
-
-
-@dataclass(frozen=True)
-class WorkerContext:
-    """What a worker's own code is given: who it is, and a way to ask to stop."""
-
-    launch: Launch
-    request_stop: Callable[[], None]
-
-
-class InitFactory(Protocol):
-    def __call__(self, context: WorkerContext) -> Awaitable[Init]: ...
-
-
-class WorkerInit(Init):
-    """The part of ``Init`` every worker shares; roles override the factories they serve."""
-
-    def __init__(self, context: WorkerContext) -> None:
-        self.context = context
-
-    async def ping(self) -> None:
-        return None
-
-    async def shutdown(self) -> None:
-        log.info("shutdown_requested")
-        self.context.request_stop()
-
-    async def make_node(self) -> Node:
-        raise Unsupported(f"the {self.context.launch.role} worker serves no node")
-
-    async def make_chain(self) -> Chain:
-        raise Unsupported(f"the {self.context.launch.role} worker serves no chain")
-
-    async def make_wallet(self, chain: Chain) -> Wallet:
-        raise Unsupported(f"the {self.context.launch.role} worker serves no wallet")
 
 
 class FdHandle(Protocol):
@@ -150,7 +106,11 @@ async def _serve(launch: Launch, sock: socket.socket) -> bool:
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopping.set)
     init = await _resolve(launch.entry)(WorkerContext(launch, stopping.set))
     log.info("worker_ready")
-    await protocol.serve(sock, Init, init, stopping, launch.call_timeout_s)
+    try:
+        await protocol.serve(sock, Init, init, stopping, launch.call_timeout_s)
+    finally:
+        if isinstance(init, WorkerInit):
+            await init.close()
     if stopping.is_set():
         log.info("worker_exiting", reason="stop requested")
     else:

@@ -30,18 +30,22 @@ from ipc.capnp import protocol
 from ipc.interfaces import (
     ExitInfo,
     Init,
+    Node,
+    RpcStatus,
     SplitdError,
     SupervisorStatus,
     UnknownWorker,
     Wallet,
+    WalletFace,
     WorkerUnavailable,
 )
-from ipc.process import Launch
+from ipc.worker import Launch
 from logs.structured import Record
 from supervisor import logpipe, policy
 from supervisor.policy import Intent, State
+from supervisor.rpcdoor import RpcDoor
 from supervisor.spawn import preload, spawn
-from supervisor.spec import worker_specs
+from supervisor.spec import DEFAULT_WALLET, worker_specs
 from supervisor.worker import Worker, exit_info
 
 EXIT_GAVE_UP = 3
@@ -102,10 +106,17 @@ Event = Exited | Ready | Hung | BackoffOver | StopRequested | RestartRequested |
 
 
 class Arbiter:
-    def __init__(self, settings: Settings, datadir: Path, sink: Callable[[Record], None]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        datadir: Path,
+        sink: Callable[[Record], None],
+        door: RpcDoor | None = None,
+    ) -> None:
         self.settings = settings
         self.datadir = datadir
         self.sink = sink
+        self.door = door  # the JSON-RPC port, lent to every gateway generation
         self.workers = {spec.name: Worker(spec) for spec in worker_specs(settings)}
         self.events: asyncio.Queue[Event] = asyncio.Queue()
         self.started_at = time.monotonic()
@@ -114,6 +125,9 @@ class Arbiter:
         self.exit_code = 0
         self._jitter = random.Random()
         self._tasks: set[asyncio.Task[Any]] = set()
+        # One attach at a time, each with the faces as they are when it runs: the last one a
+        # gateway gets is the newest, however the tasks interleave.
+        self._attaching = asyncio.Lock()
         preload(worker.spec.module for worker in self.workers.values())
 
     # -- the loop ---------------------------------------------------------------------------
@@ -124,7 +138,12 @@ class Arbiter:
             loop.add_signal_handler(
                 signum, self.events.put_nowait, StopRequested(f"signal {signum.name}")
             )
-        log.info("supervisor_started", datadir=str(self.datadir), version=splitd_version())
+        log.info(
+            "supervisor_started",
+            datadir=str(self.datadir),
+            version=splitd_version(),
+            rpc=self.door and self.door.url,
+        )
         for worker in self.workers.values():
             self.start(worker)
         while not self.finished:
@@ -170,6 +189,7 @@ class Arbiter:
             uptime_s=now - self.started_at,
             version=splitd_version(),
             workers=[worker.status(now) for worker in self.workers.values()],
+            rpc=None if self.door is None else RpcStatus(self.door.url),
         )
 
     def init_of(self, name: str) -> Init:
@@ -188,8 +208,8 @@ class Arbiter:
         then waits for that, up to ``WIRING_WAIT_S``, rather than being told to retry.
         """
         hosts = [w for w in self.workers.values() if w.spec.hosts_wallet]
-        if name not in ("", "default", *(w.name for w in hosts)):
-            raise UnknownWorker(f"no wallet {name!r}; wallets: default")
+        if name not in ("", DEFAULT_WALLET, *(w.name for w in hosts)):
+            raise UnknownWorker(f"no wallet {name!r}; wallets: {DEFAULT_WALLET}")
         host, node = hosts[0], self.workers["node"]
         coming = (State.STARTING, State.RUNNING)
         if host.wallet is None and host.state in coming and node.state in coming:
@@ -257,7 +277,10 @@ class Arbiter:
         if worker.generation == event.generation and worker.state is State.STARTING:
             worker.enter(State.RUNNING)
             self._log(worker).info("worker_running")
-            self.wire_wallets(new_chain=worker.spec.role == "node", host=worker)
+            new_node = worker.spec.role == "node"
+            self.wire_wallets(new_chain=new_node, host=worker)
+            if new_node or worker.spec.gateway:
+                self.attach_gateways()
 
     def wire_wallets(self, *, new_chain: bool, host: Worker) -> None:
         """A new node generation means a new Chain for every wallet; a new wallet needs one.
@@ -270,6 +293,12 @@ class Arbiter:
             ready = candidate.state is State.RUNNING
             if candidate.spec.hosts_wallet and ready and (new_chain or candidate is host):
                 self.spawn_task(self.wire(candidate))
+
+    def attach_gateways(self) -> None:
+        """Give every running gateway the faces as they are now (after a Ready or a wiring)."""
+        for gateway in self.workers.values():
+            if gateway.spec.gateway and gateway.state is State.RUNNING:
+                self.spawn_task(self.attach(gateway))
 
     def handle_hung(self, event: Hung) -> None:
         worker = self.workers[event.name]
@@ -333,8 +362,9 @@ class Arbiter:
                 generation=worker.generation,
                 datadir=self.datadir,
                 log_level=self.settings.log.level,
-                call_timeout_s=self.settings.ipc.call_timeout_s,
+                call_timeout_s=worker.spec.call_timeout_s or self.settings.ipc.call_timeout_s,
                 settings=self.settings,
+                listener=self.door.sock if worker.spec.gateway and self.door else None,
             )
         )
         worker.spawned = spawned
@@ -462,6 +492,28 @@ class Arbiter:
             host.wallet = wallet
             host.wired.set()
             self._log(host).info("wallet_wired")
+            self.attach_gateways()
+
+    async def attach(self, gateway: Worker) -> None:
+        """Hand a gateway the node's face (None while it is down) and every wallet host's
+        (None until it is wired). Between two attaches, a call to a worker that went away
+        fails at once on its old face, so exits need no attach of their own.
+        """
+        async with self._attaching:
+            node: Node | None = None
+            with contextlib.suppress(SplitdError):
+                node = await self.init_of("node").make_node()
+            wallets = [
+                WalletFace(DEFAULT_WALLET, host.wallet)
+                for host in self.workers.values()
+                if host.spec.hosts_wallet
+            ]
+            try:
+                await self.init_of(gateway.name).attach_rpc(node, wallets)
+            except SplitdError as error:  # it went down meanwhile: its next Ready attaches it
+                self._log(gateway).warning(
+                    "rpc_not_attached", code=error.code, message=error.message
+                )
 
     async def stop_worker(self, worker: Worker, intent: Intent | None, graceful: bool) -> None:
         """Ask the worker to exit, then SIGTERM, then SIGKILL, each given ``stop_timeout_s``."""

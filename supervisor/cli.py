@@ -48,6 +48,7 @@ from supervisor.output import (
     flush_stdout,
     release_stdout,
 )
+from supervisor.rpcdoor import CannotListen, RpcDoor, open_door
 from supervisor.session import ask, datadir_of
 
 STOP_DEADLINE_S = 300.0  # the supervisor's own stop is bounded by SIGKILL; this is a backstop
@@ -83,10 +84,15 @@ def cmd_run(args: argparse.Namespace) -> int:
             sink = Sink(log_file(datadir, settings), sys.stderr)
             identity = {"worker": "supervisor", "role": "supervisor", "pid": os.getpid(), "gen": 0}
             configure(settings.log.level, identity, sink=sink)
-            return protocol.run(supervise(settings, datadir, path, sink))
+            # Bound before any worker starts, and held until the last has gone.
+            door = open_door(settings.rpc, datadir)
+            try:
+                return protocol.run(supervise(settings, datadir, path, sink, door))
+            finally:
+                door.close()
     except AlreadyRunning as error:
         raise Failure(str(error), EXIT_FAILURE) from None
-    except UnusableDatadir as error:
+    except (UnusableDatadir, CannotListen) as error:
         raise Failure(str(error), EXIT_USAGE) from None
 
 
@@ -99,8 +105,10 @@ def log_file(datadir: Path, settings: Settings) -> RotatingJsonl:
         raise UnusableDatadir(describe(error)) from None
 
 
-async def supervise(settings: Settings, datadir: Path, path: Path, sink: Sink) -> int:
-    arbiter = Arbiter(settings, datadir, sink)
+async def supervise(
+    settings: Settings, datadir: Path, path: Path, sink: Sink, door: RpcDoor | None = None
+) -> int:
+    arbiter = Arbiter(settings, datadir, sink, door)
     server = await listen(path, arbiter)
     try:
         return await arbiter.run()
@@ -119,6 +127,7 @@ def status_json(status: SupervisorStatus) -> dict[str, Any]:
             "uptime_s": round(status.uptime_s, 3),
             "version": status.version,
         },
+        "rpc": None if status.rpc is None else {"url": status.rpc.url},
         "workers": [
             {
                 **dataclasses.asdict(worker),
@@ -152,8 +161,9 @@ def status_table(status: SupervisorStatus) -> str:
         for worker in status.workers
     ]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    rpc = "" if status.rpc is None else f", rpc {status.rpc.url}"
     lines = [
-        f"supervisor pid {status.pid}, up {status.uptime_s:.1f}s, splitd {status.version}",
+        f"supervisor pid {status.pid}, up {status.uptime_s:.1f}s, splitd {status.version}{rpc}",
         *(
             "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
             for row in [header, *rows]

@@ -140,3 +140,41 @@ def lock_holder(fd: int) -> int | None:
         if fields[1:2] == ["FLOCK"] and fields[5:6] == [where] and fields[4].isdigit():
             return int(fields[4]) or None  # 0: a holder outside our pid namespace
     return None
+
+
+def private_subdirectory(path: Path) -> None:
+    """``path`` as a directory of ours: made mode 0700 if missing; a symlink or a file there
+    is refused, not followed."""
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        mode = os.lstat(path).st_mode
+        if stat.S_ISLNK(mode):
+            raise UnusableDatadir(f"{path}: is a symbolic link; refusing to follow it") from None
+        if not stat.S_ISDIR(mode):
+            raise UnusableDatadir(f"{path}: not a directory") from None
+        return
+    except OSError as error:
+        raise UnusableDatadir(describe(error)) from None
+    os.chmod(path, 0o700)
+
+
+def write_private(path: Path, text: str) -> None:
+    """``text`` as the whole of ``path``, mode 0600, never written through a symlink.
+
+    As Core writes its cookie: to ``PATH.tmp`` (created afresh, ``O_EXCL|O_NOFOLLOW``),
+    then renamed over ``path``, which replaces whatever is there (a symlink included)
+    rather than writing into it; a reader sees the old file or the new one, never half.
+    """
+    temporary = path.with_name(path.name + ".tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        temporary.unlink(missing_ok=True)
+        fd = os.open(temporary, flags, 0o600)
+        try:
+            os.write(fd, text.encode())
+        finally:
+            os.close(fd)
+        os.replace(temporary, path)
+    except OSError as error:
+        raise UnusableDatadir(describe(error)) from None

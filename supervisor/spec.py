@@ -6,6 +6,11 @@ from dataclasses import dataclass
 
 from config import Settings
 
+DEFAULT_WALLET = "default"  # the name of the one wallet a wallet host serves
+# The gateway's calls last as long as their method does (generatetoaddress 5000): bitcoin-cli's
+# own -rpcclienttimeout default. A node or wallet that dies still fails them at once.
+RPC_CALL_TIMEOUT_S = 900.0
+
 
 @dataclass(frozen=True)
 class WorkerSpec:
@@ -14,6 +19,11 @@ class WorkerSpec:
     entry: str  # "module:function" run in the child; the supervisor never imports it
     restart: str  # permanent | transient | temporary
     hosts_wallet: bool = False  # serves Init.make_wallet: the wallet worker, or a monolithic node
+    # Serves Init.attach_rpc: the HTTP JSON-RPC gateway, lent the RPC port's listening socket
+    # and given the node's and wallets' faces whenever they change.
+    gateway: bool = False
+    # The deadline of the calls it makes through the faces it is given; None: ipc.call_timeout_s.
+    call_timeout_s: float | None = None
 
     @property
     def module(self) -> str:
@@ -21,12 +31,23 @@ class WorkerSpec:
 
 
 def worker_specs(settings: Settings) -> list[WorkerSpec]:
-    """The node first, then its wallet; or one node process that hosts the wallet too."""
+    """The node first, then its wallet (or one node process that hosts the wallet too), then
+    the JSON-RPC gateway in front of them; stopped in the reverse order."""
+    gateway = WorkerSpec(
+        "rpc",
+        "rpc",
+        "rpc.gateway:make_init",
+        settings.rpc.restart,
+        gateway=True,
+        call_timeout_s=RPC_CALL_TIMEOUT_S,
+    )
     if settings.wallet.process == "inprocess":
         return [
-            WorkerSpec("node", "node", "init.monolithic:make_init", settings.node.restart, True)
+            WorkerSpec("node", "node", "init.monolithic:make_init", settings.node.restart, True),
+            gateway,
         ]
     return [
         WorkerSpec("node", "node", "node.worker:make_init", settings.node.restart),
         WorkerSpec("wallet", "wallet", "wallet.worker:make_init", settings.wallet.restart, True),
+        gateway,
     ]

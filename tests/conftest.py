@@ -32,6 +32,7 @@ FAST = {
     "supervisor.stop_timeout_s": "1",
     "restart.backoff_initial_s": "0.05",
     "restart.backoff_max_s": "0.2",
+    "rpc.port": "0",  # a free port each: supervisors side by side never collide on 18443
 }
 
 

@@ -26,7 +26,13 @@ DEFAULTS = {
     "supervisor": {"stop_timeout_s": 10.0},
     "log": {"level": "info", "max_bytes": 10 * 1024 * 1024, "backups": 5},
     "ipc": {"call_timeout_s": 10.0},
+    "rpc": {"bind": "127.0.0.1", "port": 18443, "auth": [], "restart": "permanent"},
 }
+# From Core's test/functional/rpc_users.py: user1's password is "bitcoin".
+RPCAUTH = (
+    "user1:6dd184e5e69271fdd69103464630014f"
+    "$eb3d7ce67c4d1ff3564270519b03b636c0291012692a5fa3dd1d2075daedd07b"
+)
 
 
 def load(
@@ -286,6 +292,10 @@ VALID: dict[tuple[str, str], st.SearchStrategy[tuple[str, Any]]] = {
     ("log", "max_bytes"): _text(st.integers(4096, 2**40)),
     ("log", "backups"): _text(st.integers(0, 1000)),
     ("ipc", "call_timeout_s"): POSITIVE,
+    ("rpc", "bind"): _text(st.sampled_from(["127.0.0.1", "::1", "localhost", "0.0.0.0"])),
+    ("rpc", "port"): _text(st.integers(0, 65535)),
+    ("rpc", "auth"): st.just((RPCAUTH, [RPCAUTH])),  # one entry, as env and --set give it
+    ("rpc", "restart"): POLICY,
 }
 
 
@@ -327,3 +337,40 @@ def test_a_ping_timeout_longer_than_the_interval(tmp_path: Path) -> None:
         "health.timeout_s: Input should be less than or equal to interval_s (1.0) "
         "(got '3' from --set)"
     ]
+
+
+def test_rpcauth_entries_from_a_file_and_one_from_set(tmp_path: Path) -> None:
+    second = "bob:salt$" + "0" * 64
+    settings = load(tmp_path, toml=f"[rpc]\nauth = ['{RPCAUTH}', '{second}']\n")
+    assert settings.rpc.auth == [RPCAUTH, second]
+    assert load(tmp_path, overrides=[f"rpc.auth={second}"]).rpc.auth == [second]
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "bob",  # no salt$hash
+        "bob:salt",  # no $
+        "bob:a:salt$" + "0" * 64,  # a second ':'
+        "bob:s$a$" + "0" * 64,  # a second '$'
+        "bob:salt$" + "A" * 64,  # upper case: Core's comparison never matches it
+        "bob:salt$abc",  # no HMAC-SHA256
+        "",
+    ],
+)
+def test_a_bad_rpcauth_entry_is_one_line_naming_the_key(tmp_path: Path, entry: str) -> None:
+    (line,) = errors(tmp_path, overrides=[f"rpc.auth={entry}"])
+    assert line.startswith(f"rpc.auth: {entry!r} is not user:salt$hash")
+    assert line.endswith("from --set)")
+
+
+def test_rpcauth_must_be_strings(tmp_path: Path) -> None:
+    assert errors(tmp_path, toml="[rpc]\nauth = [1]\n") == [
+        f"rpc.auth: Input should be a list of strings (got [1] from {file_of(tmp_path)})"
+    ]
+
+
+@pytest.mark.parametrize("port", ["-1", "65536", "true"])
+def test_rpc_port_is_a_port(tmp_path: Path, port: str) -> None:
+    (line,) = errors(tmp_path, overrides=[f"rpc.port={port}"])
+    assert line.startswith("rpc.port: ")

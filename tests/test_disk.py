@@ -89,7 +89,7 @@ def test_a_full_disk_reaches_the_cli_as_its_cause_and_nothing_is_damaged(tmp_pat
             assert int(call(datadir, "node", "getblockcount").stdout) == height + 1
             assert call(datadir, "wallet", "getnewaddress").returncode == 0
             status = json.loads(call(datadir, "status", "--json").stdout)
-            assert [(w["state"], w["restarts"]) for w in status["workers"]] == [("running", 0)] * 2
+            assert [(w["state"], w["restarts"]) for w in status["workers"]] == [("running", 0)] * 3
         finally:
             process.terminate()
             process.wait(timeout=30)

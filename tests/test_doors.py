@@ -83,6 +83,7 @@ def test_run_under_umask_000_makes_everything_private(datadir: Path, supervisors
         ".",
         "logs",
         "node",
+        "regtest",
         "wallets",
         "wallets/default",
     }
@@ -160,7 +161,7 @@ def test_one_supervisor_even_without_its_lock_file(datadir: Path, splitd, lock: 
     assert [(w["name"], w["pid"], w["state"]) for w in after["workers"]] == [
         (w["name"], w["pid"], "running") for w in before["workers"]
     ]
-    assert workers_below(first) == ["node", "wallet"]
+    assert workers_below(first) == ["node", "rpc", "wallet"]
 
 
 # -- a datadir splitd cannot use ------------------------------------------------------------

@@ -102,7 +102,9 @@ def test_a_node_that_cannot_start_makes_run_exit_3(datadir: Path, splitd):
     assert stopped[-1]["exit_code"] == 3
 
 
-def test_stop_takes_the_wallet_down_before_the_node_and_leaves_nothing(splitd, datadir: Path):
+def test_stop_takes_the_gateway_then_the_wallet_down_before_the_node_and_leaves_nothing(
+    splitd, datadir: Path
+):
     running = splitd()
     status = running.wait_running()
     pids = {w["pid"] for w in status["workers"]}
@@ -115,6 +117,8 @@ def test_stop_takes_the_wallet_down_before_the_node_and_leaves_nothing(splitd, d
     assert running.process.poll() == 0  # `stop` returns once the supervisor has exited
     order = [(r["event"], r["worker"]) for r in events(running, "worker_stopping", "worker_exited")]
     assert order == [
+        ("worker_stopping", "rpc"),
+        ("worker_exited", "rpc"),
         ("worker_stopping", "wallet"),
         ("worker_exited", "wallet"),
         ("worker_stopping", "node"),
@@ -125,6 +129,8 @@ def test_stop_takes_the_wallet_down_before_the_node_and_leaves_nothing(splitd, d
     assert [r for r in running.records() if r["level"] in ("error", "critical")] == []
     wait_until(lambda: all(gone(pid) for pid in below), 5.0, "the forkserver gone too")
     assert not (datadir / "supervisor.sock").exists()
+    assert not (datadir / "regtest" / ".cookie").exists()
+    assert not (datadir / "regtest" / "rpc.port").exists()
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
@@ -155,7 +161,7 @@ def test_every_log_record_is_json_with_the_identity_fields(splitd):
     raw = [r for r in records if r["event"] == "raw_output"]
     assert any("Fatal Python error: Aborted" in r["line"] for r in raw)
     assert all(r["worker"] == "wallet" and r["pid"] == wallet_pid for r in raw)
-    assert {r["worker"] for r in records} == {"supervisor", "node", "wallet"}
+    assert {r["worker"] for r in records} == {"supervisor", "node", "wallet", "rpc"}
 
 
 def test_status_restart_and_their_errors_through_the_cli(splitd, datadir: Path):
@@ -167,7 +173,7 @@ def test_status_restart_and_their_errors_through_the_cli(splitd, datadir: Path):
     assert status.returncode == 0, status.stderr
     document = json.loads(status.stdout)
     assert document["supervisor"]["pid"] == running.process.pid
-    assert [w["name"] for w in document["workers"]] == ["node", "wallet"]
+    assert [w["name"] for w in document["workers"]] == ["node", "wallet", "rpc"]
     assert set(document["workers"][0]) == {
         "name",
         "role",
@@ -183,7 +189,7 @@ def test_status_restart_and_their_errors_through_the_cli(splitd, datadir: Path):
 
     unknown = splitd_cli("restart", "nosuch", "--datadir", str(datadir))
     assert unknown.returncode == 1
-    assert unknown.stderr.strip() == "no worker 'nosuch'; workers: node, wallet"
+    assert unknown.stderr.strip() == "no worker 'nosuch'; workers: node, wallet, rpc"
 
     restarted = splitd_cli("restart", "wallet", "--datadir", str(datadir))
     assert restarted.returncode == 0, restarted.stderr
@@ -220,7 +226,10 @@ def test_the_control_socket_is_private(splitd, datadir: Path):
 def test_an_inprocess_wallet_means_no_wallet_worker(splitd):
     running = splitd(**{"wallet.process": "inprocess"})
     status = running.wait_running()
-    assert [(w["name"], w["role"]) for w in status["workers"]] == [("node", "node")]
+    assert [(w["name"], w["role"]) for w in status["workers"]] == [
+        ("node", "node"),
+        ("rpc", "rpc"),
+    ]
 
 
 def test_a_stopped_worker_does_not_outlive_a_killed_supervisor(splitd):
@@ -255,7 +264,7 @@ def test_a_stop_with_a_hung_node_keeps_its_order_and_restarts_nothing(splitd, da
     after = running.records()
     after = after[next(i for i, r in enumerate(after) if r["event"] == "supervisor_stopping") :]
     stopping = [r["worker"] for r in after if r["event"] == "worker_stopping"]
-    assert stopping == ["wallet", "node"]
+    assert stopping == ["rpc", "wallet", "node"]
     assert not [r for r in after if r["event"] in ("worker_restarting", "worker_started")]
     assert running.process.poll() == 0
 

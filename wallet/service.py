@@ -337,6 +337,9 @@ class WalletService(Wallet, ChainNotifications):
             raise WorkerUnavailable("the wallet is closed")
         return await self.dispatcher.execute(method, params)
 
+    async def list_rpc_commands(self) -> list[str]:
+        return self.dispatcher.names()
+
     async def synced(self) -> None:
         """Core's BlockUntilSyncedToCurrentChain: an answer reflects the chain as of the call.
 

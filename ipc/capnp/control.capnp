@@ -29,11 +29,16 @@ struct WorkerStatus {
   lastExit @9 :ExitInfo;
 }
 
+struct RpcStatus {
+  url @0 :Text;
+}
+
 struct SupervisorStatus {
   pid @0 :Int32;
   uptimeS @1 :Float64;
   version @2 :Text;
   workers @3 :List(WorkerStatus);
+  rpc @4 :RpcStatus;
 }
 
 interface Control {

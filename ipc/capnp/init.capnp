@@ -3,6 +3,7 @@ using import "common.capnp".Error;
 using import "chain.capnp".Chain;
 using import "node.capnp".Node;
 using import "wallet.capnp".Wallet;
+using import "wallet.capnp".WalletFace;
 
 interface Init {
   ping @0 () -> (error :Error);
@@ -10,4 +11,6 @@ interface Init {
   makeNode @2 () -> (error :Error, result :Node);
   makeChain @3 () -> (error :Error, result :Chain);
   makeWallet @4 (chain :Chain) -> (error :Error, result :Wallet);
+  # The HTTP gateway's faces: node unset while the node is not running.
+  attachRpc @5 (node :Node, wallets :List(WalletFace)) -> (error :Error);
 }

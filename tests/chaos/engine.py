@@ -50,6 +50,7 @@ SETTINGS = {
     "restart.max_restarts": "100000",  # chaos is not a crash loop to give up on
     "restart.backoff_initial_s": "0.05",
     "restart.backoff_max_s": "0.2",
+    "rpc.port": "0",  # a free port: never 18443, which another run may hold
 }
 QUIET_S = 1.0  # longer than a hang takes to notice with SETTINGS: 0.2 * 3 + 0.2 s
 EXTERNAL = "bcrt1qqqqsyqcyq5rqwzqfpg9scrgwpugpzysnard0ew"  # pays nobody we know

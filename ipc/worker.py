@@ -1,0 +1,77 @@
+"""What a worker's own code is given and what it serves: the contract between the
+supervisor's spawn and a role's entry point (``"node.worker:make_init"``).
+
+Free of the wire (no ``ipc.capnp``), so any package may implement a worker, the RPC
+layer's HTTP gateway included; ``ipc.process`` runs the process around it.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import structlog
+
+from ipc.interfaces import Chain, Init, Node, Unsupported, Wallet, WalletFace
+
+log = structlog.get_logger()
+
+
+@dataclass(frozen=True)
+class Launch:
+    entry: str  # "module:function"; the function builds the worker's Init
+    name: str
+    role: str
+    generation: int
+    datadir: Path
+    log_level: str
+    call_timeout_s: float
+    settings: Any  # config.Settings: ipc stays free of the config package
+    # A listening socket the supervisor holds and lends to every generation (the JSON-RPC
+    # port): multiprocessing passes it to the child as a duplicate descriptor.
+    listener: socket.socket | None = None
+
+
+@dataclass(frozen=True)
+class WorkerContext:
+    """What a worker's own code is given: who it is, and a way to ask to stop."""
+
+    launch: Launch
+    request_stop: Callable[[], None]
+
+
+class InitFactory(Protocol):
+    def __call__(self, context: WorkerContext) -> Awaitable[Init]: ...
+
+
+class WorkerInit(Init):
+    """The part of ``Init`` every worker shares; roles override the factories they serve."""
+
+    def __init__(self, context: WorkerContext) -> None:
+        self.context = context
+
+    async def ping(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        log.info("shutdown_requested")
+        self.context.request_stop()
+
+    async def make_node(self) -> Node:
+        raise Unsupported(f"the {self.context.launch.role} worker serves no node")
+
+    async def make_chain(self) -> Chain:
+        raise Unsupported(f"the {self.context.launch.role} worker serves no chain")
+
+    async def make_wallet(self, chain: Chain) -> Wallet:
+        raise Unsupported(f"the {self.context.launch.role} worker serves no wallet")
+
+    async def attach_rpc(self, node: Node | None, wallets: list[WalletFace]) -> None:
+        raise Unsupported(f"the {self.context.launch.role} worker serves no JSON-RPC")
+
+    async def close(self) -> None:
+        """Release what the worker holds once it has stopped serving ``Init`` (not part of
+        ``Init``: the process calls it on its way out)."""
