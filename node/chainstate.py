@@ -134,7 +134,12 @@ class ChainState:
         return "duplicate"
 
     def _accept(self, block: Block, raw: bytes) -> str | None:
-        """Core's AcceptBlock: every check that needs no coins, then store it on its branch."""
+        """Core's AcceptBlock: every check that needs no coins, then store it on its branch.
+
+        A block whose header is fine but whose body fails the contextual checks is stored
+        as invalid, as Core marks its index BLOCK_FAILED_VALID; a mutated copy (a witness
+        that does not match its commitment) is not, or it would poison the real block.
+        """
         try:
             validation.check_block(block)
             parent = self.store.block_record(block.header.prev_hash)
@@ -142,12 +147,19 @@ class ChainState:
                 return "prev-blk-not-found"
             if parent.status == "invalid":
                 return "bad-prevblk"
-            validation.check_block_contextual(
-                block, parent.height + 1, self.parent_times(parent), int(self.clock())
-            )
+            times = self.parent_times(parent)
+            validation.check_header_contextual(block, parent.height + 1, times, int(self.clock()))
         except validation.Invalid as invalid:
             return invalid.reason
-        self.store.add_block(self._record(block, parent.height + 1, parent.chain_work), raw)
+        record = self._record(block, parent.height + 1, parent.chain_work)
+        try:
+            validation.check_body_contextual(block, parent.height + 1, times)
+        except validation.Invalid as invalid:
+            if not invalid.mutated:
+                self.store.add_block(record, raw)
+                self.store.mark_invalid(record.hash)
+            return invalid.reason
+        self.store.add_block(record, raw)
         return None
 
     def activate(

@@ -208,17 +208,23 @@ def check_block_contextual(
 
     ``parent_times``: timestamps of the parent and its ancestors, oldest first (the
     last 11 are used for median-time-past). ``now``: the node's clock, unix seconds.
-    A header failure (the first four reasons) means Core does not even index the
-    header, so a "time-too-new" block can be submitted again later.
     """
+    check_header_contextual(block, height, parent_times, now)
+    check_body_contextual(block, height, parent_times)
+
+
+def check_header_contextual(
+    block: Block, height: int, parent_times: Sequence[int], now: int
+) -> None:
+    """Core's ContextualCheckBlockHeader. A failure here means Core does not even index
+    the header, so a "time-too-new" block can be submitted again later."""
     if height < 1 or not parent_times:
         raise ValueError("contextual checks need a parent: height >= 1 and its timestamps")
     header = block.header
     # fPowNoRetargeting: every block carries its parent's bits, which are genesis's.
     if header.bits != REGTEST_BITS:
         raise Invalid("bad-diffbits", "incorrect proof of work")
-    mtp = median_time_past(parent_times)
-    if header.time <= mtp:
+    if header.time <= median_time_past(parent_times):
         raise Invalid("time-too-old", "block's timestamp is too early")
     if header.time > now + MAX_FUTURE_BLOCK_TIME:
         raise Invalid("time-too-new", "block timestamp too far in the future")
@@ -226,7 +232,12 @@ def check_block_contextual(
         reason = f"bad-version(0x{header.version & 0xFFFFFFFF:08x})"
         raise Invalid(reason, f"rejected nVersion=0x{header.version & 0xFFFFFFFF:08x} block")
 
+
+def check_body_contextual(block: Block, height: int, parent_times: Sequence[int]) -> None:
+    """Core's ContextualCheckBlock. A failure here (unless the block is a mutated copy of a
+    valid one) marks the block invalid for good: resubmitting it is "duplicate-invalid"."""
     # BIP113 (CSV is active): locktimes are compared with the parent's median-time-past.
+    mtp = median_time_past(parent_times)
     for tx in block.txs:
         if not is_final_tx(tx, height, mtp):
             raise Invalid("bad-txns-nonfinal", "non-final transaction")

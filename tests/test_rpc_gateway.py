@@ -23,7 +23,7 @@ from node.store import Outpoint
 from supervisor.rpcdoor import open_door
 from tests.blocks import Key, coins_of, spend
 from tests.conftest import Running, splitd_cli
-from tests.procs import wait_until
+from tests.procs import gone, wait_until
 from tests.test_rpc_http import basic
 
 CONFLICT = "txn-mempool-conflict"
@@ -91,7 +91,9 @@ def test_a_killed_gateway_comes_back_on_the_same_port_with_the_same_cookie(split
     running: Running = splitd()
     running.wait_running()
     port, cookie = port_of(datadir), cookie_of(datadir)
-    os.kill(running.worker("rpc")["pid"], signal.SIGKILL)
+    pid = running.worker("rpc")["pid"]
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: gone(pid), 10, "the killed gateway gone")  # else it may still accept
     # A connection made while it is down waits in the backlog for the next generation.
     status, reply = call(port, cookie, "getblockcount")
     assert (status, reply["result"]) == (200, 0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from btc.amounts import btc
-from btc.primitives import REGTEST_BITS, Block, DeserializationError, is_coinbase
+from btc.primitives import REGTEST_BITS, Block, DeserializationError
 from ipc.interfaces import RpcCode, RpcError
 from node.mempool import DEFAULT_BLOCK_MIN_TX_FEE
 from node.miner import fill_witness_nonce
@@ -42,8 +42,8 @@ async def submitblock(node: NodeService, hexdata: str, dummy: str | None) -> str
         block = Block.parse(parse_hex(hexdata, "Block"))
     except DeserializationError:
         raise RpcError(RpcCode.DESERIALIZATION_ERROR, "Block decode failed") from None
-    if not block.txs or not is_coinbase(block.txs[0]):
-        raise RpcError(RpcCode.DESERIALIZATION_ERROR, "Block does not start with a coinbase")
+    # No coinbase check here since Core v29: a block without one is "bad-cb-missing", and
+    # one without transactions "bad-blk-length", as results, like any other reject.
     fill_witness_nonce(block)
     return node.submit(block.serialize())
 
