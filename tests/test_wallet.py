@@ -620,7 +620,8 @@ async def test_the_seed_and_keys_appear_in_no_result_and_no_log_record(tmp_path:
     assert records, "the wallet logs what it does"
     mnemonic = bip39.mnemonic_from_bytes(entropy)
     secrets = [entropy.hex(), mnemonic, " ".join(mnemonic.split()[:3])]
-    secrets += [keys._account.to_base58(), keys._account.to_public().to_base58()]
+    for account in keys._accounts.values():  # both accounts' extended keys, BIP84 and BIP86
+        secrets += [account.to_base58(), account.to_public().to_base58()]
     for chain_index in (RECEIVE, CHANGE):
         for index in range(3):
             key = keys.private_key(chain_index, index)

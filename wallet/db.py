@@ -45,9 +45,10 @@ from btc.primitives import (
     wtxid,
 )
 from wallet.files import check_directory, check_private
-from wallet.keys import CHANGE, RECEIVE, DerivedKey, Keychain, new_entropy
+from wallet.keyrecords import KeyRecords, upgrade_keys_to_kinds
+from wallet.keys import Keychain, new_entropy
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: keys have a kind (bech32, bech32m)
 WALLET_FILE = "wallet.sqlite"
 
 SCHEMA = """
@@ -57,13 +58,14 @@ CREATE TABLE IF NOT EXISTS meta (
 );
 CREATE TABLE IF NOT EXISTS keys (
     script BLOB PRIMARY KEY,
+    kind TEXT NOT NULL,
     chain INTEGER NOT NULL,
     idx INTEGER NOT NULL,
     pubkey BLOB NOT NULL,
     address TEXT NOT NULL,
     used INTEGER NOT NULL DEFAULT 0,
     label TEXT,
-    UNIQUE (chain, idx)
+    UNIQUE (kind, chain, idx)
 );
 CREATE TABLE IF NOT EXISTS blocks (
     height INTEGER PRIMARY KEY,
@@ -135,20 +137,6 @@ class CoinRow:
     height: int | None  # of the transaction that created it; None while unconfirmed
 
 
-@dataclass(frozen=True)
-class KeyRow:
-    script: bytes
-    chain: int
-    index: int
-    pubkey: bytes
-    address: str
-    used: bool
-    label: str | None
-
-    def derived(self) -> DerivedKey:
-        return DerivedKey(self.chain, self.index, self.pubkey, self.script, self.address)
-
-
 _TX_COLUMNS = (
     "txid, wtxid, raw, coinbase, height, block_hash, block_index, block_time,"
     " time_received, seq, state"
@@ -187,13 +175,13 @@ def _coin_row(row: Sequence[object]) -> CoinRow:
     )
 
 
-class WalletDB:
+class WalletDB(KeyRecords):
     """The wallet file; synchronous, so a change never interleaves with another coroutine."""
 
     def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
         self.connection = connection
         self.path = path
-        self._scripts: dict[bytes, tuple[int, int]] = {}
+        self._scripts: set[bytes] = set()  # every script of ours, for a fast "is it mine?"
 
     @classmethod
     def open(cls, path: Path, *, make_entropy: Callable[[], bytes] = new_entropy) -> WalletDB:
@@ -221,12 +209,14 @@ class WalletDB:
                 if version is None:
                     db.set_meta("schema_version", SCHEMA_VERSION)
                     db.set_meta("created", int(time.time()))
+                elif int(version) == 1:  # type: ignore[call-overload]
+                    upgrade_keys_to_kinds(connection)
+                    db.set_meta("schema_version", SCHEMA_VERSION)
                 elif int(version) != SCHEMA_VERSION:  # type: ignore[call-overload]
                     raise RuntimeError(f"wallet schema {version}, expected {SCHEMA_VERSION}")
                 if db.meta("entropy") is None:
                     db.set_meta("entropy", make_entropy())
-            rows = connection.execute("SELECT script, chain, idx FROM keys")
-            db._scripts = {bytes(script): (chain, idx) for script, chain, idx in rows}
+            db._scripts = {bytes(row[0]) for row in connection.execute("SELECT script FROM keys")}
         except BaseException:
             connection.close()
             raise
@@ -264,76 +254,6 @@ class WalletDB:
         entropy = self.meta("entropy")
         assert isinstance(entropy, bytes)
         return Keychain(entropy) if network is None else Keychain(entropy, network)
-
-    # -- keys -------------------------------------------------------------------------------
-
-    def is_mine(self, script: bytes) -> bool:
-        return script in self._scripts
-
-    def key_of(self, script: bytes) -> KeyRow | None:
-        row = self.connection.execute(
-            "SELECT script, chain, idx, pubkey, address, used, label FROM keys WHERE script = ?",
-            (script,),
-        ).fetchone()
-        if row is None:
-            return None
-        return KeyRow(bytes(row[0]), row[1], row[2], bytes(row[3]), row[4], bool(row[5]), row[6])
-
-    def top_up(self, keychain: Keychain, size: int) -> None:
-        """Derive keys until each chain has ``size`` keys not yet handed out."""
-        for chain in (RECEIVE, CHANGE):
-            unused, top = self.connection.execute(
-                "SELECT COUNT(*) FILTER (WHERE used = 0), MAX(idx) FROM keys WHERE chain = ?",
-                (chain,),
-            ).fetchone()
-            next_index = -1 if top is None else top
-            for _ in range(size - unused):
-                next_index += 1
-                key = keychain.derive(chain, next_index)
-                self.connection.execute(
-                    "INSERT INTO keys (script, chain, idx, pubkey, address) VALUES (?, ?, ?, ?, ?)",
-                    (key.script, chain, next_index, key.pubkey, key.address),
-                )
-                self._scripts[key.script] = (chain, next_index)
-
-    def hand_out(self, keychain: Keychain, chain: int, keypool: int, label: str | None) -> KeyRow:
-        """The lowest key of ``chain`` not handed out yet, now marked used (commit it!)."""
-        self.top_up(keychain, max(keypool, 1))
-        row = self.connection.execute(
-            "SELECT script FROM keys WHERE chain = ? AND used = 0 ORDER BY idx LIMIT 1", (chain,)
-        ).fetchone()
-        self.connection.execute(
-            "UPDATE keys SET used = 1, label = ? WHERE script = ?", (label, row[0])
-        )
-        self.top_up(keychain, keypool)
-        key = self.key_of(bytes(row[0]))
-        assert key is not None
-        return key
-
-    def next_unused(self, chain: int) -> KeyRow:
-        """The key ``hand_out`` would give next, not marked (the keypool is never empty)."""
-        row = self.connection.execute(
-            "SELECT script FROM keys WHERE chain = ? AND used = 0 ORDER BY idx LIMIT 1", (chain,)
-        ).fetchone()
-        key = None if row is None else self.key_of(bytes(row[0]))
-        if key is None:
-            raise RuntimeError("the keypool is empty")
-        return key
-
-    def mark_used(self, script: bytes, keychain: Keychain, keypool: int) -> None:
-        self.connection.execute("UPDATE keys SET used = 1 WHERE script = ?", (script,))
-        self.top_up(keychain, keypool)
-
-    def keys_handed_out(self) -> int:
-        row = self.connection.execute("SELECT COUNT(*) FROM keys WHERE used = 1").fetchone()
-        return int(row[0])
-
-    def keypool_size(self, chain: int) -> int:
-        return int(
-            self.connection.execute(
-                "SELECT COUNT(*) FROM keys WHERE chain = ? AND used = 0", (chain,)
-            ).fetchone()[0]
-        )
 
     # -- processed blocks -------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ from typing import Any
 import structlog
 from embit.transaction import Transaction
 
-from btc.addresses import REGTEST
+from btc.addresses import REGTEST, witness_program
 from btc.amounts import btc
 from btc.primitives import (
     Block,
@@ -57,8 +57,9 @@ from ipc.interfaces import (
 )
 from rpc.dispatch import Dispatcher
 from wallet import rpc, send
-from wallet.db import WALLET_FILE, KeyRow, WalletDB
-from wallet.keys import CHANGE
+from wallet.db import WALLET_FILE, WalletDB
+from wallet.keyrecords import KeyRow
+from wallet.keys import BECH32, BECH32M, CHANGE
 from wallet.view import MATURE_CONFIRMATIONS, View
 
 log = structlog.get_logger()
@@ -387,10 +388,10 @@ class WalletService(Wallet, ChainNotifications):
         self._progress.set()
         self._progress = asyncio.Event()
 
-    def new_key(self, chain: int, label: str | None) -> KeyRow:
-        """The next key of ``chain`` (receive or change), handed out for good."""
+    def new_key(self, chain: int, label: str | None, kind: str = BECH32) -> KeyRow:
+        """The next key of ``kind`` on ``chain`` (receive or change), handed out for good."""
         with self.db.transaction():
-            return self.db.hand_out(self.keychain, chain, self._keypool, label)
+            return self.db.hand_out(self.keychain, chain, self._keypool, label, kind)
 
     def view(self) -> View:
         """One consistent look at the history, for one call."""
@@ -406,7 +407,7 @@ class WalletService(Wallet, ChainNotifications):
             raise WorkerUnavailable("the wallet is not attached to a node")
         async with self._send_lock:
             feerate = max(await chain.relay_min_fee(), MIN_FEERATE)
-            change = self.db.next_unused(CHANGE)
+            change = self._change_key(destination)
             payment = self._plan(destination, value, change.script, feerate, subtract_fee)
             signed = send.sign(payment, self.keychain)
             tx_hash = self._commit(signed, payment, change.script)
@@ -420,6 +421,15 @@ class WalletService(Wallet, ChainNotifications):
             inputs=len(payment.inputs),
         )
         return tx_hash
+
+    def _change_key(self, destination: bytes) -> KeyRow:
+        """Core's TransactionChangeType without -changetype: taproot change when paying a
+        witness v1+ program, bech32 otherwise (not yet handed out: committed with the send)."""
+        program = witness_program(destination)
+        kind = BECH32M if program is not None and program[0] >= 1 else BECH32
+        with self.db.transaction():
+            self.db.top_up(self.keychain, self._keypool, {kind})
+        return self.db.next_unused(CHANGE, kind)
 
     def _commit(self, tx: Transaction, payment: send.Payment, change: bytes) -> str:
         """Core's CommitTransaction: the send and its spent coins, in one sqlite transaction,
@@ -463,7 +473,7 @@ class WalletService(Wallet, ChainNotifications):
             key = self.db.key_of(coin.script)
             assert key is not None
             spendable = send.Spendable(
-                coin.txid, coin.vout, coin.value, coin.script, key.chain, key.index
+                coin.txid, coin.vout, coin.value, coin.script, key.kind, key.chain, key.index
             )
             (confirmed if confirmations > 0 else unconfirmed).append(spendable)
         for pool in (confirmed, confirmed + unconfirmed):

@@ -15,7 +15,8 @@ from embit.transaction import Transaction
 from btc.addresses import script_to_address
 from btc.amounts import btc
 from btc.primitives import COINBASE_MATURITY, parse_transaction
-from wallet.db import ABANDONED, ACTIVE, CONFLICTED, KeyRow, TxRow, WalletDB
+from wallet.db import ABANDONED, ACTIVE, CONFLICTED, TxRow, WalletDB
+from wallet.keyrecords import KeyRow
 from wallet.keys import CHANGE, RECEIVE
 
 # Core's wallet counts a coinbase as spendable one block later than consensus allows
