@@ -21,6 +21,7 @@ from ipc.capnp import protocol
 from ipc.interfaces import Control, SplitdError
 from supervisor.cli import status_json
 from tests.procs import descendants, wait_until
+from tests.vectorcounts import COUNTS
 
 T = TypeVar("T")
 SPLITD = [sys.executable, "-m", "supervisor"]
@@ -198,3 +199,11 @@ def supervisors() -> Iterator[Callable[..., Running]]:
 
     yield start
     stop_supervisors(started)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say how many of Core's test vectors passed, under their own heading."""
+    if COUNTS:
+        terminalreporter.section("Bitcoin Core's test vectors")
+        for line in COUNTS:
+            terminalreporter.write_line(line)

@@ -3,8 +3,8 @@
 tests/data/ holds Core 31.99's script_tests.json, tx_valid.json, tx_invalid.json,
 sighash.json and bip341_wallet_vectors.json (see tests/data/README.md). Each test here
 follows the C++ test that reads the file (named in each docstring) step by step, and
-fails listing every case that does not pass; the counts are printed (``pytest -s``) and
-appear in the assertion message.
+fails listing every case that does not pass; the counts are printed at the end of the
+run (tests/conftest.py) and appear in the assertion message.
 
 Where Core's harness adds random flag sets (256 per script_tests case; one per flag name
 per tx_valid/tx_invalid case), a seeded random generator draws them, as many as Core for
@@ -55,6 +55,7 @@ from node.script.verify import taproot_merkle_root, verify_taproot_commitment
 from node.validation import Invalid, check_transaction
 from tests.blocks import Key, p2tr_script, tapbranch, tapleaf, taproot_output_key
 from tests.script_asm import parse_script
+from tests.vectorcounts import COUNTS
 
 DATA = Path(__file__).parent / "data"
 RANDOM_FLAG_SETS = 32  # per script_tests case; Core's harness draws 256 (9 s here)
@@ -72,9 +73,10 @@ def load(name: str) -> Any:
 
 
 def report(name: str, passed: int, total: int, failures: Sequence[str]) -> None:
-    """Print the count; fail with it and the first failures if any case failed."""
+    """Keep the count for the run's summary; fail with it and the first failures if any
+    case failed."""
     line = f"{name}: {passed:,}/{total:,} passed"
-    print(line)
+    COUNTS.append(line)
     assert not failures, f"{line}; failing:\n" + "\n".join(failures[:20])
 
 
