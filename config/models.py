@@ -117,9 +117,22 @@ class LogSettings(_Section):
     """Rotated files kept."""
 
 
+def _ipc_bind(value: object) -> object:
+    if isinstance(value, str) and value not in ("", "unix") and not value.startswith("unix:"):
+        raise PydanticCustomError(
+            "ipc_bind", 'Input should be "unix", "unix:PATH" or "" (no IPC endpoint)'
+        )
+    if value == "unix:":
+        raise PydanticCustomError("ipc_bind", "Input should name a path after unix:")
+    return value
+
+
 class IpcSettings(_Section):
     call_timeout_s: Seconds = Field(10.0, gt=0)
     """Deadline of every RPC call, so a dead peer is an error and never a hang."""
+    bind: Annotated[str, BeforeValidator(_ipc_bind)] = "unix"
+    """Core's -ipcbind: "unix" serves Core's IPC on <datadir>/regtest/node.sock, "unix:PATH"
+    on PATH, "" nowhere."""
 
 
 RPCAUTH_FORMAT = "user:salt$hash, as Core's share/rpcauth/rpcauth.py prints it"

@@ -279,7 +279,7 @@ class Arbiter:
             self._log(worker).info("worker_running")
             new_node = worker.spec.role == "node"
             self.wire_wallets(new_chain=new_node, host=worker)
-            if new_node or worker.spec.gateway:
+            if new_node or worker.spec.takes_faces:
                 self.attach_gateways()
 
     def wire_wallets(self, *, new_chain: bool, host: Worker) -> None:
@@ -297,7 +297,7 @@ class Arbiter:
     def attach_gateways(self) -> None:
         """Give every running gateway the faces as they are now (after a Ready or a wiring)."""
         for gateway in self.workers.values():
-            if gateway.spec.gateway and gateway.state is State.RUNNING:
+            if gateway.spec.takes_faces and gateway.state is State.RUNNING:
                 self.spawn_task(self.attach(gateway))
 
     def handle_hung(self, event: Hung) -> None:
@@ -364,7 +364,7 @@ class Arbiter:
                 log_level=self.settings.log.level,
                 call_timeout_s=worker.spec.call_timeout_s or self.settings.ipc.call_timeout_s,
                 settings=self.settings,
-                listener=self.door.sock if worker.spec.gateway and self.door else None,
+                listener=self.door.sock if worker.spec.lent_listener and self.door else None,
             )
         )
         worker.spawned = spawned

@@ -19,9 +19,10 @@ class WorkerSpec:
     entry: str  # "module:function" run in the child; the supervisor never imports it
     restart: str  # permanent | transient | temporary
     hosts_wallet: bool = False  # serves Init.make_wallet: the wallet worker, or a monolithic node
-    # Serves Init.attach_rpc: the HTTP JSON-RPC gateway, lent the RPC port's listening socket
-    # and given the node's and wallets' faces whenever they change.
-    gateway: bool = False
+    # Serves Init.attach_rpc: given the node's and wallets' faces whenever they change (the
+    # HTTP gateway; the node too, for the wallet requests of Core's IPC Rpc interface).
+    takes_faces: bool = False
+    lent_listener: bool = False  # lent the JSON-RPC port's listening socket: the HTTP gateway
     # The deadline of the calls it makes through the faces it is given; None: ipc.call_timeout_s.
     call_timeout_s: float | None = None
 
@@ -38,7 +39,8 @@ def worker_specs(settings: Settings) -> list[WorkerSpec]:
         "rpc",
         "rpc.gateway:make_init",
         settings.rpc.restart,
-        gateway=True,
+        takes_faces=True,
+        lent_listener=True,
         call_timeout_s=RPC_CALL_TIMEOUT_S,
     )
     if settings.wallet.process == "inprocess":
