@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from config import ConfigError, Settings, effective_config, load_settings
 
@@ -25,7 +26,7 @@ DEFAULTS = {
     "health": {"interval_s": 5.0, "timeout_s": 2.0, "misses": 3, "start_timeout_s": 60.0},
     "supervisor": {"stop_timeout_s": 10.0},
     "log": {"level": "info", "max_bytes": 10 * 1024 * 1024, "backups": 5},
-    "ipc": {"call_timeout_s": 10.0},
+    "ipc": {"call_timeout_s": 10.0, "bind": "unix"},
     "rpc": {"bind": "127.0.0.1", "port": 18443, "auth": [], "restart": "permanent"},
 }
 # From Core's test/functional/rpc_users.py: user1's password is "bitcoin".
@@ -374,3 +375,14 @@ def test_rpcauth_must_be_strings(tmp_path: Path) -> None:
 def test_rpc_port_is_a_port(tmp_path: Path, port: str) -> None:
     (line,) = errors(tmp_path, overrides=[f"rpc.port={port}"])
     assert line.startswith("rpc.port: ")
+
+
+@pytest.mark.parametrize("bind", ["", "unix", "unix:/tmp/x.sock"])
+def test_ipc_bind_takes_cores_forms(bind: str) -> None:
+    assert Settings.model_validate({"ipc": {"bind": bind}}).ipc.bind == bind
+
+
+@pytest.mark.parametrize("bind", ["tcp", "unix:", "UNIX"])
+def test_ipc_bind_refuses_the_rest(bind: str) -> None:
+    with pytest.raises(ValidationError, match=r"ipc\.bind"):
+        Settings.model_validate({"ipc": {"bind": bind}})
