@@ -293,6 +293,7 @@ VALID: dict[tuple[str, str], st.SearchStrategy[tuple[str, Any]]] = {
     ("log", "max_bytes"): _text(st.integers(4096, 2**40)),
     ("log", "backups"): _text(st.integers(0, 1000)),
     ("ipc", "call_timeout_s"): POSITIVE,
+    ("ipc", "bind"): _text(st.sampled_from(["", "unix", "unix:/tmp/node.sock"])),
     ("rpc", "bind"): _text(st.sampled_from(["127.0.0.1", "::1", "localhost", "0.0.0.0"])),
     ("rpc", "port"): _text(st.integers(0, 65535)),
     ("rpc", "auth"): st.just((RPCAUTH, [RPCAUTH])),  # one entry, as env and --set give it
