@@ -32,12 +32,14 @@ test: lint
 # Needs the capnp tool (Debian: capnproto); .ci/run installs it.
 schemas:
 	capnp compile -o- ipc/capnp/*.capnp > /dev/null
+	capnp compile -o- ipc/capnp/core/*.capnp > /dev/null
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench.restart
 	$(BIN)/python -m bench.orphans
 	$(BIN)/python -m bench.node
 	$(BIN)/python -m bench.rpc
+	$(BIN)/python -m bench.mining
 	$(BIN)/python -m bench.chaos
 
 clean:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
-from ipc.interfaces import Chain, Init, Wallet
+from ipc.interfaces import Chain, Init, Wallet, WalletFace
 from ipc.process import WorkerContext
 from node.worker import NodeInit, open_node
 from wallet.service import WalletService
@@ -27,6 +27,18 @@ class MonolithicInit(NodeInit):
         self._attaching = attach_in_background(self.wallet, self.service)
         return self.wallet
 
+    def local_faces(self, wallets: list[WalletFace]) -> list[WalletFace]:
+        """Our own wallet, once wired, is the object itself, not its face come back through
+        the supervisor; any other wallet is reached as the supervisor hands it over."""
+        return [
+            WalletFace(face.name, self.wallet)
+            if face.wallet is not None and face.name == self.wallet.name
+            else face
+            for face in wallets
+        ]
+
 
 async def make_init(context: WorkerContext) -> Init:
-    return MonolithicInit(context, open_wallet(context))
+    init = MonolithicInit(context, open_wallet(context))
+    await init.start_ipc()
+    return init

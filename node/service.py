@@ -9,7 +9,9 @@ announcing every change to the subscribers in the order it happened.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import Iterator
 
 from embit.transaction import Transaction
 
@@ -48,6 +50,28 @@ MIN_RELAY_FEE = 1000  # sat per kvB, Core's default -minrelaytxfee
 MISSING_INPUTS = "bad-txns-inputs-missingorspent"
 
 
+class Signal:
+    """Wakes every coroutine that watches it, to look again at what it waits for (Core's
+    ``m_tip_block_cv.notify_all``). Fired from the node's plain, synchronous steps: firing
+    awaits nothing, and a waiter that checks, then waits, misses no fire in between."""
+
+    def __init__(self) -> None:
+        self._events: set[asyncio.Event] = set()
+
+    def fire(self) -> None:
+        for event in self._events:
+            event.set()
+
+    @contextlib.contextmanager
+    def watch(self, event: asyncio.Event) -> Iterator[None]:
+        """Set ``event`` on every fire while in the block."""
+        self._events.add(event)
+        try:
+            yield
+        finally:
+            self._events.discard(event)
+
+
 class NodeService(Node, Chain):
     def __init__(self, chain: ChainState) -> None:
         self.chain = chain
@@ -57,6 +81,10 @@ class NodeService(Node, Chain):
         # BlockAssembler::m_last_block_weight and m_last_block_num_txs, for getmininginfo
         self.last_template: tuple[int, int] | None = None
         self.notifier = Notifier()
+        # For Core's IPC Mining waits: fired once the tip has moved (and the mempool with it),
+        # and when a transaction enters the mempool (the next block's fees may have risen).
+        self.tip_changed = Signal()
+        self.mempool_changed = Signal()
         self.mempool = Mempool(
             chain.store,
             lambda: chain.tip().height,
@@ -174,6 +202,7 @@ class NodeService(Node, Chain):
             raise TxRejected(reason, rpc_code=code) from None
         raw = serialize_transaction(tx)
         self.notifier.publish(lambda n: n.transaction_added_to_mempool(raw))
+        self.mempool_changed.fire()
         return hash_to_hex(txid_bytes)
 
     # -- Chain --------------------------------------------------------------------------------
@@ -236,6 +265,8 @@ class NodeService(Node, Chain):
                 self.notifier.publish(lambda n, r=raw: n.transaction_added_to_mempool(r))
             for removed, reason in removed_after:
                 self._publish_removed(removed, reason)
+        if changes:
+            self.tip_changed.fire()
 
     def _publish_removed(self, txid_bytes: bytes, reason: str) -> None:
         shown = hash_to_hex(txid_bytes)

@@ -1,24 +1,116 @@
-"""The node worker's entry point: what the supervisor names as ``node.worker:make_init``."""
+"""The node worker's entry point: what the supervisor names as ``node.worker:make_init``.
+
+Besides our own ``Init`` on its socket to the supervisor, the node serves Bitcoin Core's
+on ``node.sock`` (``ipc.bind``; Core's ``bitcoin-node -ipcbind=unix``): Echo, Mining and
+Rpc, to clients written for bitcoin-node. The listening socket lives in this process, as in
+bitcoin-node, so it is made afresh by every node generation.
+"""
 
 from __future__ import annotations
 
-from ipc.interfaces import Chain, Init, Node, StartFailure
+import structlog
+
+from ipc.capnp import coreipc
+from ipc.interfaces import Chain, Init, Node, StartFailure, Wallet, WalletFace
+from ipc.mining import CoreInit, Echo, Mining, Rpc
 from ipc.process import WorkerContext, WorkerInit
 from node.chainstate import ChainState
+from node.mining import MiningService
 from node.service import NodeService
 from node.store import StoreError
+from rpc.http import JsonRpc, parse_body
+from rpc.routing import Faces
+
+log = structlog.get_logger()
+
+
+class NodeEcho(Echo):
+    def echo(self, text: str) -> str:
+        return text
+
+    def destroy(self) -> None:
+        return None
+
+
+class NodeRpc(Rpc):
+    """Core's RpcImpl: ExecuteHTTPRPC without HTTP, routed as the gateway routes (node
+    methods to this node's dispatcher, wallet ones to the wallets the supervisor attached)."""
+
+    def __init__(self, faces: Faces) -> None:
+        self.protocol = JsonRpc(faces)
+
+    async def execute_rpc(self, request: str, uri: str, user: str) -> str:
+        # Core reads the text into a UniValue and goes on with null if it is no JSON: a
+        # "Top-level object parse error" rather than HTTP's "Parse error". No rpcwhitelist
+        # here, so ``user`` changes nothing.
+        body = request.encode()
+        try:
+            parse_body(body)
+        except ValueError:
+            body = b"null"
+        _, reply = await self.protocol.handle(uri, body)
+        return "null" if reply is None else reply
+
+
+class NodeCore(CoreInit):
+    def __init__(self, mining: MiningService, faces: Faces) -> None:
+        self.mining = mining
+        self.faces = faces
+
+    def make_echo(self) -> Echo:
+        return NodeEcho()
+
+    def make_mining(self) -> Mining:
+        return self.mining.mining()
+
+    def make_rpc(self) -> Rpc:
+        return NodeRpc(self.faces)
 
 
 class NodeInit(WorkerInit):
     def __init__(self, context: WorkerContext, service: NodeService) -> None:
         super().__init__(context)
         self.service = service
+        self.faces = Faces()
+        self.faces.attach(service, [])  # node methods work before the supervisor attaches
+        self.core = NodeCore(MiningService(service), self.faces)
+        self.endpoint: coreipc.Endpoint | None = None
 
     async def make_node(self) -> Node:
         return self.service
 
     async def make_chain(self) -> Chain:
         return self.service
+
+    async def attach_rpc(
+        self, node: Node | None, wallets: list[WalletFace], manager: Wallet | None
+    ) -> None:
+        """The wallets for Core's IPC ``Rpc``; ``node`` is this node come back through the
+        supervisor: node methods go to ``self.service`` directly instead."""
+        self.faces.attach(self.service, self.local_faces(wallets), manager)
+
+    def local_faces(self, wallets: list[WalletFace]) -> list[WalletFace]:
+        """The faces as this process should call them (a wallet that lives here, directly)."""
+        return wallets
+
+    async def start_ipc(self) -> None:
+        """Serve Core's ``Init`` where ``ipc.bind`` says. A path that cannot be used (a
+        symlink or a file there, a missing permission, too long a name) costs the endpoint,
+        not the node: the chain, the wallets and JSON-RPC go on, and one line says why."""
+        launch = self.context.launch
+        path = coreipc.socket_path(launch.settings.ipc.bind, launch.datadir)
+        if path is None:
+            return
+        try:
+            self.endpoint = await coreipc.listen(path, self.core)
+        except coreipc.CannotListen as error:
+            log.error("ipc_cannot_listen", path=str(path), reason=str(error))
+            return
+        log.info("ipc_listening", path=str(path))
+
+    async def close(self) -> None:
+        if self.endpoint is not None:
+            self.endpoint.close()
 
 
 def open_node(context: WorkerContext) -> NodeService:
@@ -32,4 +124,6 @@ def open_node(context: WorkerContext) -> NodeService:
 
 
 async def make_init(context: WorkerContext) -> Init:
-    return NodeInit(context, open_node(context))
+    init = NodeInit(context, open_node(context))
+    await init.start_ipc()
+    return init

@@ -28,7 +28,7 @@ from ipc.interfaces import (
 )
 from logs.sink import RotatingJsonl, Sink
 from logs.structured import configure
-from supervisor import logview, rpccli
+from supervisor import logview, minecli, rpccli
 from supervisor.arbiter import Arbiter, splitd_version
 from supervisor.control import listen, socket_path
 from supervisor.datadir import (
@@ -288,6 +288,7 @@ def parser() -> argparse.ArgumentParser:
     )
     for sub in (node, wallet):
         rpccli.add_arguments(sub)
+    minecli.add_arguments(command("mine", minecli.cmd_mine, "mine blocks through node.sock"))
     return top
 
 

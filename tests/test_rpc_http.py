@@ -20,8 +20,8 @@ from ipc.interfaces import WalletFace
 from node.chainstate import ChainState
 from node.service import NodeService
 from rpc.auth import Authenticator, basic_credentials, rpcauth_hash
-from rpc.gateway import Faces, merge_overviews, url_decode
 from rpc.http import MAX_BODY_BYTES, make_app
+from rpc.routing import Faces, merge_overviews, url_decode
 from tests.rpcwords import raises_rpc
 from wallet.service import WalletService
 
