@@ -3,6 +3,7 @@
 from config.errors import ConfigError
 from config.load import effective_config, load_settings
 from config.models import (
+    WALLET_NAME,
     HealthSettings,
     IpcSettings,
     LogSettings,
@@ -19,6 +20,7 @@ from config.sources import ENV_PREFIX, NON_SETTING_ENV
 __all__ = [
     "ENV_PREFIX",
     "NON_SETTING_ENV",
+    "WALLET_NAME",
     "ConfigError",
     "HealthSettings",
     "IpcSettings",

@@ -184,6 +184,25 @@ class RpcSettings(_Section):
     restart: RestartPolicy = "permanent"
 
 
+def _wallet_names(value: object) -> object:
+    """A list, or one string of names split by commas (as env and ``--set`` give it)."""
+    if isinstance(value, str):
+        value = [name.strip() for name in value.split(",") if name.strip()]
+    if isinstance(value, list):
+        for name in value:
+            if not isinstance(name, str) or not WALLET_NAME.fullmatch(name):
+                raise PydanticCustomError(
+                    "wallet_name",
+                    "Input should be wallet names of letters, digits, '_', '.' and '-' (up to"
+                    " 64, not starting with '.' or '-')",
+                )
+    return value
+
+
+# A wallet's name is a directory and part of its worker's name: kept to what is safe in both.
+WALLET_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
+
+
 class Settings(_Section):
     node: NodeSettings = Field(default_factory=NodeSettings)
     wallet: WalletSettings = Field(default_factory=WalletSettings)
@@ -193,3 +212,15 @@ class Settings(_Section):
     log: LogSettings = Field(default_factory=LogSettings)
     ipc: IpcSettings = Field(default_factory=IpcSettings)
     rpc: RpcSettings = Field(default_factory=RpcSettings)
+    wallets: Annotated[list[str] | None, BeforeValidator(_wallet_names)] = None
+    """Core's -wallet: the wallets to load at start, each its own worker, besides those
+    createwallet and loadwallet added (``<datadir>/wallets/startup.json``); None: those,
+    or the default wallet on a first start."""
+
+
+TOP_LEVEL_SETTINGS = frozenset(
+    name
+    for name, field in Settings.model_fields.items()
+    if not (isinstance(field.annotation, type) and issubclass(field.annotation, _Section))
+)
+"""The settings outside any section (``wallets``): env ``SPLITD_WALLETS``, ``--set wallets=``."""

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from config.errors import show
 from config.merge import Entry, KeyPath
+from config.models import TOP_LEVEL_SETTINGS
 
 ENV_PREFIX = "SPLITD_"
 NON_SETTING_ENV = frozenset({"SPLITD_DATADIR"})
@@ -179,6 +180,13 @@ def _leaves(table: dict[str, object], prefix: KeyPath) -> Iterator[tuple[KeyPath
             yield (*prefix, key), value
 
 
+def _is_setting(path: KeyPath) -> bool:
+    """``section.key``, or one of the few settings at the top (``wallets``)."""
+    if len(path) == 1:
+        return path[0] in TOP_LEVEL_SETTINGS
+    return len(path) == 2 and all(path)
+
+
 def read_env(environ: Mapping[str, str]) -> Read:
     """The prefix is matched in any case: a lower-case ``splitd_...`` is
     surely meant for us, and ignoring it silently is what we avoid."""
@@ -188,14 +196,14 @@ def read_env(environ: Mapping[str, str]) -> Read:
         upper = name.upper()
         if not upper.startswith(ENV_PREFIX) or upper in NON_SETTING_ENV:
             continue
-        section, sep, key = name[len(ENV_PREFIX) :].lower().partition("__")
-        if not (sep and section and key) or "__" in key:
+        path = tuple(name[len(ENV_PREFIX) :].lower().split("__"))
+        if not _is_setting(path):
             errors.append(
-                f"{name}: not a setting; settings are SPLITD_<SECTION>__<KEY>"
+                f"{name}: not a setting; settings are SPLITD_<SECTION>__<KEY> or SPLITD_WALLETS"
                 f" (got {show(environ[name])})"
             )
             continue
-        entries.append(Entry((section, key), environ[name], f"env {name}"))
+        entries.append(Entry(path, environ[name], f"env {name}"))
     return entries, errors
 
 
@@ -205,8 +213,10 @@ def read_overrides(overrides: Sequence[str]) -> Read:
     for item in overrides:
         key, sep, value = item.partition("=")
         parts = tuple(part.strip() for part in key.split("."))
-        if not sep or len(parts) != 2 or not all(parts):
-            errors.append(f"--set: expected SECTION.KEY=VALUE (got {show(item)})")
+        if not sep or not _is_setting(parts):
+            errors.append(
+                f"--set: expected SECTION.KEY=VALUE or wallets=NAME,... (got {show(item)})"
+            )
             continue
         entries.append(Entry(parts, value, "--set"))
     return entries, errors

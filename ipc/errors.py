@@ -39,6 +39,7 @@ class RpcCode(IntEnum):
     VERIFY_REJECTED = -26
     VERIFY_ALREADY_IN_UTXO_SET = -27
     IN_WARMUP = -28
+    WALLET_ALREADY_LOADED = -35
 
 
 class SplitdError(Exception):

@@ -107,10 +107,14 @@ class Init(ABC):
         restart: the same wallet re-subscribes and catches up."""
 
     @abstractmethod
-    async def attach_rpc(self, node: Node | None, wallets: list[WalletFace]) -> None:
-        """The faces the HTTP JSON-RPC gateway serves, as they are now: called again whenever
-        the gateway, the node or a wallet comes (back). ``None``: the node is not running.
-        ``Unsupported`` from a worker that is no gateway."""
+    async def attach_rpc(
+        self, node: Node | None, wallets: list[WalletFace], manager: Wallet | None
+    ) -> None:
+        """The faces a JSON-RPC server serves, as they are now: called again whenever it, the
+        node or a wallet comes (back). ``None``: the node is not running. ``manager`` is the
+        supervisor's, for Core's wallet-loading methods (createwallet, loadwallet,
+        unloadwallet, listwallets, listwalletdir), which need no wallet to run.
+        ``Unsupported`` from a worker that serves no JSON-RPC."""
 
 
 @dataclass(frozen=True)
@@ -173,7 +177,12 @@ class Control(ABC):
 
     @abstractmethod
     async def wallet(self, name: str) -> Wallet:
-        """A wallet by name ("": the only or the ``default`` one), for ``splitd wallet``."""
+        """A loaded wallet by name ("": the only one), for ``splitd wallet``."""
+
+    @abstractmethod
+    async def wallet_manager(self) -> Wallet:
+        """Core's wallet-loading methods (createwallet, loadwallet, unloadwallet,
+        listwallets, listwalletdir), which the supervisor serves: for ``splitd wallet``."""
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ class Launch:
     # A listening socket the supervisor holds and lends to every generation (the JSON-RPC
     # port): multiprocessing passes it to the child as a duplicate descriptor.
     listener: socket.socket | None = None
+    wallet: str | None = None  # the wallet a wallet worker opens, by name
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,9 @@ class WorkerInit(Init):
     async def make_wallet(self, chain: Chain) -> Wallet:
         raise Unsupported(f"the {self.context.launch.role} worker serves no wallet")
 
-    async def attach_rpc(self, node: Node | None, wallets: list[WalletFace]) -> None:
+    async def attach_rpc(
+        self, node: Node | None, wallets: list[WalletFace], manager: Wallet | None
+    ) -> None:
         raise Unsupported(f"the {self.context.launch.role} worker serves no JSON-RPC")
 
     async def close(self) -> None:

@@ -8,6 +8,7 @@ them, so a method's signature is stated once.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
@@ -116,3 +117,23 @@ class Table:
 
     def get(self, name: str) -> Method | None:
         return self.methods.get(name)
+
+
+# Core's wallet-loading methods, which need no loaded wallet: the supervisor serves them,
+# since loading a wallet means starting its process.
+WALLET_LOADING = frozenset(
+    {"createwallet", "loadwallet", "unloadwallet", "listwallets", "listwalletdir"}
+)
+
+
+def for_wallet(wallet: str, method: str, params: str) -> str:
+    """``unloadwallet`` without a name unloads the wallet the caller is talking to (the
+    ``/wallet/NAME`` endpoint, ``--wallet NAME``), as in Core."""
+    if method != "unloadwallet" or not wallet:
+        return params
+    values = json.loads(params) if params.strip() else []
+    if isinstance(values, list) and not values:
+        return json.dumps([wallet])
+    if isinstance(values, dict) and "wallet_name" not in values:
+        return json.dumps({**values, "wallet_name": wallet})
+    return params

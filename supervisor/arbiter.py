@@ -30,13 +30,12 @@ from ipc.capnp import protocol
 from ipc.interfaces import (
     ExitInfo,
     Init,
-    Node,
+    RpcCode,
+    RpcError,
     RpcStatus,
     SplitdError,
     SupervisorStatus,
     UnknownWorker,
-    Wallet,
-    WalletFace,
     WorkerUnavailable,
 )
 from ipc.worker import Launch
@@ -45,11 +44,13 @@ from supervisor import logpipe, policy
 from supervisor.policy import Intent, State
 from supervisor.rpcdoor import RpcDoor
 from supervisor.spawn import preload, spawn
-from supervisor.spec import DEFAULT_WALLET, worker_specs
+from supervisor.spec import CHAIN, stop_order, wallet_spec, worker_specs
+from supervisor.wallets import WalletManager, startup_wallets
+from supervisor.wiring import Wiring
 from supervisor.worker import Worker, exit_info
 
 EXIT_GAVE_UP = 3
-WIRING_WAIT_S = 5.0  # how long a call for a wallet waits for it to be wired to the node
+LOAD_TIMEOUT_S = 60.0  # how long loadwallet/createwallet wait for the new wallet to be wired
 log = structlog.get_logger()
 
 
@@ -117,7 +118,8 @@ class Arbiter:
         self.datadir = datadir
         self.sink = sink
         self.door = door  # the JSON-RPC port, lent to every gateway generation
-        self.workers = {spec.name: Worker(spec) for spec in worker_specs(settings)}
+        wallets = startup_wallets(datadir, settings.wallets)
+        self.workers = {spec.name: Worker(spec) for spec in worker_specs(settings, wallets)}
         self.events: asyncio.Queue[Event] = asyncio.Queue()
         self.started_at = time.monotonic()
         self.stopping = False
@@ -125,10 +127,16 @@ class Arbiter:
         self.exit_code = 0
         self._jitter = random.Random()
         self._tasks: set[asyncio.Task[Any]] = set()
-        # One attach at a time, each with the faces as they are when it runs: the last one a
-        # gateway gets is the newest, however the tasks interleave.
-        self._attaching = asyncio.Lock()
-        preload(worker.spec.module for worker in self.workers.values())
+        self.manager = WalletManager(datadir, self.loaded_wallets, self.load_wallet, self.unload)
+        self.wiring = Wiring(
+            lambda: list(self.workers.values()),
+            self.init_of,
+            self.spawn_task,
+            self._log,
+            self.manager,
+        )
+        modules = {worker.spec.module for worker in self.workers.values()}
+        preload([*modules, wallet_spec(settings, "x").module])  # wallets created later too
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -201,25 +209,61 @@ class Arbiter:
             raise WorkerUnavailable(f"the {name} is not running ({worker.state}); retry")
         return worker.connection.remote
 
-    async def wallet(self, name: str) -> Wallet:
-        """The wallet as last wired to the node: in its own worker, or in the node's.
+    def loaded_wallets(self) -> list[str]:
+        return [w.spec.wallet for w in self.workers.values() if w.spec.wallet is not None]
 
-        A wallet that has just (re)started is wired a moment after it answers: a caller
-        then waits for that, up to ``WIRING_WAIT_S``, rather than being told to retry.
-        """
-        hosts = [w for w in self.workers.values() if w.spec.hosts_wallet]
-        if name not in ("", DEFAULT_WALLET, *(w.name for w in hosts)):
-            raise UnknownWorker(f"no wallet {name!r}; wallets: {DEFAULT_WALLET}")
-        host, node = hosts[0], self.workers["node"]
-        coming = (State.STARTING, State.RUNNING)
-        if host.wallet is None and host.state in coming and node.state in coming:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(host.wired.wait(), WIRING_WAIT_S)
-        if host.state is not State.RUNNING:
-            raise WorkerUnavailable(f"the wallet is not running ({host.state}); retry")
-        if host.wallet is None:
-            raise WorkerUnavailable(f"the wallet is not connected to the node ({node.state})")
-        return host.wallet
+    async def load_wallet(self, name: str) -> None:
+        """Start a worker for wallet ``name`` and return once it is wired to the node; if it
+        cannot start (its file refused, say), it is stopped and removed, and that is said."""
+        if self.stopping:
+            raise WorkerUnavailable("the supervisor is stopping")
+        chain = self.wiring.provider(CHAIN)
+        if chain is not None and chain.spec.wallet is not None:
+            raise RpcError(
+                RpcCode.WALLET_ERROR,
+                'splitd runs its one wallet inside the node (wallet.process = "inprocess");'
+                ' run with wallet.process = "separate" to load more',
+            )
+        if chain is None or chain.state is not State.RUNNING:
+            raise WorkerUnavailable("the node is not running; retry once it is")
+        worker = Worker(wallet_spec(self.settings, name))
+        if worker.name in self.workers:  # a second load of it while the first is under way
+            raise RpcError(RpcCode.WALLET_ALREADY_LOADED, f'Wallet "{name}" is already loaded.')
+        self.workers[worker.name] = worker
+        self.start(worker)
+        assert worker.exited is not None
+        wired = asyncio.ensure_future(worker.wired.wait())
+        done, _ = await asyncio.wait(
+            {wired, worker.exited}, timeout=LOAD_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED
+        )
+        wired.cancel()
+        if worker.wallet is not None:
+            await self.wiring.attach_now()
+            return
+        await self.remove(worker)
+        how = "did not answer in time" if not done else "exited"
+        raise RpcError(
+            RpcCode.WALLET_ERROR,
+            f"Wallet loading failed: its worker {how}; splitd logs {worker.name} says why",
+        )
+
+    async def unload(self, name: str) -> None:
+        """Stop wallet ``name``'s worker for good and forget it; the others are told."""
+        worker = next((w for w in self.workers.values() if w.spec.wallet == name), None)
+        if worker is None:
+            raise RpcError(
+                RpcCode.WALLET_NOT_FOUND, "Requested wallet does not exist or is not loaded"
+            )
+        await self.remove(worker)
+
+    async def remove(self, worker: Worker) -> None:
+        await self.stop_worker(worker, Intent.STOP, graceful=True)
+        if worker.backoff is not None:
+            worker.backoff.cancel()
+        if self.workers.get(worker.name) is worker:
+            del self.workers[worker.name]
+        self._log(worker).info("wallet_unloaded", wallet=worker.spec.wallet)
+        await self.wiring.attach_now()
 
     def request_stop(self, reason: str) -> None:
         self.events.put_nowait(StopRequested(reason))
@@ -232,7 +276,9 @@ class Arbiter:
     # -- handlers ---------------------------------------------------------------------------
 
     async def handle_exited(self, event: Exited) -> None:
-        worker = self.workers[event.name]
+        worker = self.workers.get(event.name)
+        if worker is None:
+            return  # an unloaded wallet's: it is gone with all it had
         if worker.generation != event.generation or worker.exited is None:
             return
         exited, info = worker.exited, event.info
@@ -273,35 +319,18 @@ class Arbiter:
         exited.set_result(info)
 
     def handle_ready(self, event: Ready) -> None:
-        worker = self.workers[event.name]
+        worker = self.workers.get(event.name)
+        if worker is None:
+            return  # an unloaded wallet's: it is gone with all it had
         if worker.generation == event.generation and worker.state is State.STARTING:
             worker.enter(State.RUNNING)
             self._log(worker).info("worker_running")
-            new_node = worker.spec.role == "node"
-            self.wire_wallets(new_chain=new_node, host=worker)
-            if new_node or worker.spec.takes_faces:
-                self.attach_gateways()
-
-    def wire_wallets(self, *, new_chain: bool, host: Worker) -> None:
-        """A new node generation means a new Chain for every wallet; a new wallet needs one.
-
-        Until the node runs there is nothing to wire: its own Ready wires everyone.
-        """
-        if self.workers["node"].state is not State.RUNNING:
-            return
-        for candidate in self.workers.values():
-            ready = candidate.state is State.RUNNING
-            if candidate.spec.hosts_wallet and ready and (new_chain or candidate is host):
-                self.spawn_task(self.wire(candidate))
-
-    def attach_gateways(self) -> None:
-        """Give every running gateway the faces as they are now (after a Ready or a wiring)."""
-        for gateway in self.workers.values():
-            if gateway.spec.takes_faces and gateway.state is State.RUNNING:
-                self.spawn_task(self.attach(gateway))
+            self.wiring.on_ready(worker)
 
     def handle_hung(self, event: Hung) -> None:
-        worker = self.workers[event.name]
+        worker = self.workers.get(event.name)
+        if worker is None:
+            return  # an unloaded wallet's: it is gone with all it had
         if self.stopping:
             return  # the stop in progress ends it anyway, in its turn
         if worker.generation != event.generation or worker.state not in (
@@ -313,7 +342,9 @@ class Arbiter:
         self.spawn_task(self.stop_worker(worker, intent=None, graceful=False))
 
     def handle_backoff_over(self, event: BackoffOver) -> None:
-        worker = self.workers[event.name]
+        worker = self.workers.get(event.name)
+        if worker is None:
+            return  # an unloaded wallet's: it is gone with all it had
         if worker.generation == event.generation and worker.state is State.BACKOFF:
             worker.backoff = None
             if self.stopping:
@@ -365,6 +396,7 @@ class Arbiter:
                 call_timeout_s=worker.spec.call_timeout_s or self.settings.ipc.call_timeout_s,
                 settings=self.settings,
                 listener=self.door.sock if worker.spec.lent_listener and self.door else None,
+                wallet=worker.spec.wallet,
             )
         )
         worker.spawned = spawned
@@ -417,8 +449,8 @@ class Arbiter:
                 max_restarts=self.settings.restart.max_restarts,
                 within_s=self.settings.restart.within_s,
             )
-            if worker.spec.role == "node":
-                self.events.put_nowait(StopRequested("the node failed", EXIT_GAVE_UP))
+            if worker.spec.critical:
+                self.events.put_nowait(StopRequested(f"the {worker.name} failed", EXIT_GAVE_UP))
             return
         if decision.state is State.STOPPED:
             worker.enter(State.STOPPED)
@@ -475,46 +507,6 @@ class Arbiter:
                     self.events.put_nowait(Ready(worker.name, generation))
             await asyncio.sleep(max(0.0, began + health.interval_s - loop.time()))
 
-    async def wire(self, host: Worker) -> None:
-        """Hand the node's current Chain to a wallet host: the wallet re-subscribes and catches up.
-
-        Wiring that fails (the node or the wallet went down meanwhile) is retried by the
-        next Ready of either, which is exactly when it can succeed.
-        """
-        generation = host.generation
-        try:
-            chain = await self.init_of("node").make_chain()
-            wallet = await self.init_of(host.name).make_wallet(chain)
-        except SplitdError as error:
-            self._log(host).warning("wallet_not_wired", code=error.code, message=error.message)
-            return
-        if host.generation == generation:
-            host.wallet = wallet
-            host.wired.set()
-            self._log(host).info("wallet_wired")
-            self.attach_gateways()
-
-    async def attach(self, gateway: Worker) -> None:
-        """Hand a gateway the node's face (None while it is down) and every wallet host's
-        (None until it is wired). Between two attaches, a call to a worker that went away
-        fails at once on its old face, so exits need no attach of their own.
-        """
-        async with self._attaching:
-            node: Node | None = None
-            with contextlib.suppress(SplitdError):
-                node = await self.init_of("node").make_node()
-            wallets = [
-                WalletFace(DEFAULT_WALLET, host.wallet)
-                for host in self.workers.values()
-                if host.spec.hosts_wallet
-            ]
-            try:
-                await self.init_of(gateway.name).attach_rpc(node, wallets)
-            except SplitdError as error:  # it went down meanwhile: its next Ready attaches it
-                self._log(gateway).warning(
-                    "rpc_not_attached", code=error.code, message=error.message
-                )
-
     async def stop_worker(self, worker: Worker, intent: Intent | None, graceful: bool) -> None:
         """Ask the worker to exit, then SIGTERM, then SIGKILL, each given ``stop_timeout_s``."""
         if not worker.alive or worker.exited is None:
@@ -556,9 +548,11 @@ class Arbiter:
         return bool(done)
 
     async def stop_all(self) -> None:
-        """Stop in reverse start order: wallets before the node they depend on."""
+        """Dependents first (the gateway, the wallets, then the node they depend on)."""
         try:
-            for worker in reversed(self.workers.values()):
+            order = stop_order(worker.spec for worker in self.workers.values())
+            by_spec = {worker.spec: worker for worker in self.workers.values()}
+            for worker in (by_spec[spec] for spec in order):
                 try:
                     await self.stop_worker(worker, Intent.STOP, graceful=True)
                 except Exception:

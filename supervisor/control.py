@@ -42,10 +42,13 @@ class ControlService(Control):
         await self.arbiter.request_restart(worker)
 
     async def node(self) -> Node:
-        return await self.arbiter.init_of("node").make_node()
+        return await self.arbiter.wiring.node()
 
     async def wallet(self, name: str) -> Wallet:
-        return await self.arbiter.wallet(name)
+        return await self.arbiter.wiring.wallet(name)
+
+    async def wallet_manager(self) -> Wallet:
+        return self.arbiter.manager
 
 
 def socket_path(datadir: Path) -> Path:

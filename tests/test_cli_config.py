@@ -72,7 +72,8 @@ def test_a_malformed_env_name(datadir: Path):
     result = splitd_cli("check-config", "--datadir", str(datadir), env={"SPLITD_LOGLEVEL": "x"})
     assert_config_error(
         result,
-        "SPLITD_LOGLEVEL: not a setting; settings are SPLITD_<SECTION>__<KEY> (got 'x')",
+        "SPLITD_LOGLEVEL: not a setting; settings are SPLITD_<SECTION>__<KEY> or SPLITD_WALLETS"
+        " (got 'x')",
     )
 
 

@@ -28,6 +28,7 @@ DEFAULTS = {
     "log": {"level": "info", "max_bytes": 10 * 1024 * 1024, "backups": 5},
     "ipc": {"call_timeout_s": 10.0, "bind": "unix"},
     "rpc": {"bind": "127.0.0.1", "port": 18443, "auth": [], "restart": "permanent"},
+    "wallets": None,
 }
 # From Core's test/functional/rpc_users.py: user1's password is "bitcoin".
 RPCAUTH = (
@@ -149,7 +150,19 @@ def test_wrong_type_names_value_and_source(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", ["SPLITD_FOO", "SPLITD_WALLET_PROCESS", "SPLITD_A__B__C"])
 def test_env_var_of_the_wrong_shape(tmp_path: Path, name: str) -> None:
     assert errors(tmp_path, environ={name: "value"}) == [
-        f"{name}: not a setting; settings are SPLITD_<SECTION>__<KEY> (got 'value')"
+        f"{name}: not a setting; settings are SPLITD_<SECTION>__<KEY> or SPLITD_WALLETS"
+        " (got 'value')"
+    ]
+
+
+def test_wallets_from_every_source(tmp_path: Path) -> None:
+    """Core's -wallet, given as a list in the file or as names split by commas elsewhere."""
+    assert load(tmp_path, toml='wallets = ["default", "alice"]\n').wallets == ["default", "alice"]
+    assert load(tmp_path, environ={"SPLITD_WALLETS": "alice, bob"}).wallets == ["alice", "bob"]
+    assert load(tmp_path, overrides=["wallets="]).wallets == []
+    assert errors(tmp_path, overrides=["wallets=ok,../etc"]) == [
+        "wallets: Input should be wallet names of letters, digits, '_', '.' and '-' (up to 64,"
+        " not starting with '.' or '-') (got 'ok,../etc' from --set)"
     ]
 
 
@@ -176,7 +189,7 @@ def test_toml_syntax_error_names_line_and_column(tmp_path: Path) -> None:
 )
 def test_malformed_set(tmp_path: Path, item: str) -> None:
     assert errors(tmp_path, overrides=[item]) == [
-        f"--set: expected SECTION.KEY=VALUE (got '{item}')"
+        f"--set: expected SECTION.KEY=VALUE or wallets=NAME,... (got '{item}')"
     ]
 
 
@@ -244,8 +257,9 @@ def test_every_error_of_every_source_at_once(tmp_path: Path) -> None:
     overrides = ["restart.max_restarts=-1", "broken"]
     source = file_of(tmp_path)
     assert errors(tmp_path, toml=toml, environ=environ, overrides=overrides) == [
-        "SPLITD_NOPE: not a setting; settings are SPLITD_<SECTION>__<KEY> (got '1')",
-        "--set: expected SECTION.KEY=VALUE (got 'broken')",
+        "SPLITD_NOPE: not a setting; settings are SPLITD_<SECTION>__<KEY> or SPLITD_WALLETS"
+        " (got '1')",
+        "--set: expected SECTION.KEY=VALUE or wallets=NAME,... (got 'broken')",
         f"wallet.proces: unknown setting; did you mean 'process'? (got 'inprocess' from {source})",
         "restart.max_restarts: Input should be greater than or equal to 0 (got '-1' from --set)",
         f"health.misses: Input should be greater than or equal to 1 (got 0 from {source})",
@@ -302,7 +316,8 @@ VALID: dict[tuple[str, str], st.SearchStrategy[tuple[str, Any]]] = {
 
 
 def test_round_trip_covers_every_setting() -> None:
-    assert set(VALID) == {(section, key) for section in DEFAULTS for key in DEFAULTS[section]}
+    sections = {name: keys for name, keys in DEFAULTS.items() if isinstance(keys, dict)}
+    assert set(VALID) == {(section, key) for section in sections for key in sections[section]}
 
 
 @pytest.fixture(scope="module")

@@ -177,6 +177,9 @@ class SlowControl(Control):
     async def wallet(self, name: str) -> Wallet:
         raise NotImplementedError
 
+    async def wallet_manager(self) -> Wallet:
+        raise NotImplementedError
+
 
 def test_a_call_in_flight_keeps_its_connection(datadir: Path):
     """In process, on a real socket: a slow call outlives the idle timeout many times over."""

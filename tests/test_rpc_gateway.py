@@ -38,12 +38,14 @@ def port_of(datadir: Path) -> int:
     return int((datadir / "regtest" / "rpc.port").read_text())
 
 
-def call(port: int, cookie: str, method: str, params: list[Any] | None = None) -> Any:
+def call(
+    port: int, cookie: str, method: str, params: list[Any] | None = None, path: str = "/"
+) -> Any:
     """One JSON-RPC 1.0 call on a fresh connection: the status and the parsed reply."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
         body = json.dumps({"method": method, "params": params or [], "id": 1})
-        connection.request("POST", "/", body, basic(cookie))
+        connection.request("POST", path, body, basic(cookie))
         response = connection.getresponse()
         return response.status, json.loads(response.read())
     finally:

@@ -292,6 +292,8 @@ def test_a_closed_console_does_not_stop_supervision(datadir: Path):
             "health.interval_s=0.2",
             "--set",
             "health.timeout_s=0.2",
+            "--set",
+            "rpc.port=0",  # never 18443: another splitd on this machine may hold it
         ],
         stdout=write_end,
         stderr=write_end,

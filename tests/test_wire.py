@@ -196,6 +196,9 @@ class FakeSupervisor(Control):
     async def wallet(self, name: str) -> Wallet:
         raise Unsupported(f"no wallet {name!r} here")
 
+    async def wallet_manager(self) -> Wallet:
+        raise Unsupported("no wallet manager here")
+
 
 async def within(awaitable: Awaitable[T], seconds: float = 10.0) -> T:
     return await asyncio.wait_for(awaitable, seconds)

@@ -47,10 +47,12 @@ class WalletInit(WorkerInit):
 
 
 def open_wallet(context: WorkerContext) -> WalletService:
-    """``<datadir>/wallets/default``; a wallet that cannot open cannot start."""
-    directory = context.launch.datadir / "wallets" / DEFAULT_WALLET
-    directory.mkdir(parents=True, exist_ok=True)
-    return WalletService.open(directory, DEFAULT_WALLET)
+    """``<datadir>/wallets/NAME``, the wallet the supervisor named (``default`` in the
+    monolithic node); a wallet that cannot open cannot start."""
+    name = context.launch.wallet or DEFAULT_WALLET
+    directory = context.launch.datadir / "wallets" / name
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return WalletService.open(directory, name)
 
 
 async def make_init(context: WorkerContext) -> Init:

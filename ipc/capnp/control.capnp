@@ -47,4 +47,5 @@ interface Control {
   restart @2 (worker :Text) -> (error :Error);
   node @3 () -> (error :Error, result :Node);
   wallet @4 (name :Text) -> (error :Error, result :Wallet);
+  walletManager @5 () -> (error :Error, result :Wallet);
 }

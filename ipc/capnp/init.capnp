@@ -12,5 +12,5 @@ interface Init {
   makeChain @3 () -> (error :Error, result :Chain);
   makeWallet @4 (chain :Chain) -> (error :Error, result :Wallet);
   # The HTTP gateway's faces: node unset while the node is not running.
-  attachRpc @5 (node :Node, wallets :List(WalletFace)) -> (error :Error);
+  attachRpc @5 (node :Node, wallets :List(WalletFace), manager :Wallet) -> (error :Error);
 }
