@@ -338,6 +338,29 @@ def test_concurrent_calls_get_their_own_answers() -> None:
     assert sorted(impl.restarted) == sorted(n for n in names if not n.startswith("x"))
 
 
+def test_a_thousand_pipelined_calls_all_complete() -> None:
+    """The call path keeps no per-connection lock: calls in flight at once all finish."""
+    names = [f"w{n}" for n in range(1000)]
+
+    async def body(pair: Pair) -> list[Any]:
+        return await within(asyncio.gather(*(pair.remote.restart(name) for name in names)))
+
+    impl = FakeSupervisor()
+    outcomes = serve_and_call(body, impl=impl)
+    assert outcomes == [None] * len(names)
+    assert sorted(impl.restarted) == sorted(names)
+
+
+def test_named_and_positional_arguments_reach_the_server_alike() -> None:
+    async def body(pair: Pair) -> None:
+        await pair.remote.restart("positional")
+        await pair.remote.restart(worker="named")
+
+    impl = FakeSupervisor()
+    serve_and_call(body, impl=impl)
+    assert impl.restarted == ["positional", "named"]
+
+
 def test_a_call_that_is_never_answered_times_out() -> None:
     async def body(pair: Pair) -> tuple[BaseException | None, float, SupervisorStatus]:
         error, elapsed = await timed(pair.remote.stop())
