@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint schemas bench clean
+.PHONY: run test lint schemas bench bench-venv clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +34,16 @@ schemas:
 	capnp compile -o- ipc/capnp/*.capnp > /dev/null
 	capnp compile -o- ipc/capnp/core/*.capnp > /dev/null
 
-bench: $(VENV)/.installed-test
+# The anchors bench/restart.py measures splitd against, in a venv of their own.
+BENCH_VENV ?= .bench-venv
+$(BENCH_VENV)/bin/circusd:
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install -q supervisor==4.3.0 circus==0.19.0
+
+bench-venv: $(BENCH_VENV)/bin/circusd
+
+bench: $(VENV)/.installed-test bench-venv
+	$(BIN)/python -m bench.calls
 	$(BIN)/python -m bench.restart
 	$(BIN)/python -m bench.orphans
 	$(BIN)/python -m bench.node
@@ -43,4 +52,4 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench.chaos
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .ruff_cache .hypothesis

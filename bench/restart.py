@@ -1,12 +1,18 @@
-"""How fast does splitd bring back a killed worker?
+"""How fast does splitd bring back a killed worker, beside supervisord, circus and the floor?
 
-SIGKILLs the wallet N times and, for each kill, reads from splitd.jsonl when
-the supervisor had started the replacement process (``worker_started``) and
-when it answered its first ping (``worker_running``). Prints milliseconds
-from the kill; the README quotes these. supervisord and circus, which notice
-a death on a 1 s tick, take ~1000 ms and ~660 ms on the same machine.
+Each round SIGKILLs, in a random order and after a random pause (so no system's tick is
+always met at the same phase), splitd's wallet, supervisord's probe, circus's probe and
+the floor's child (see bench/anchors.py), and times each replacement:
 
-    .venv/bin/python bench/restart.py [--kills 30]
+- splitd: from splitd.jsonl, when the supervisor had started the new process
+  (``worker_started``) and when it answered its first ping (``worker_running``);
+- supervisord, circus: when the new probe's first statement ran (includes the probe's
+  own interpreter start, printed separately);
+- the floor: when ``Process.start()`` returned, and when its ready byte arrived.
+
+    .venv/bin/python -m bench.restart [--kills 18]
+
+supervisord and circus come from ``make bench-venv``; without it they are skipped.
 """
 
 from __future__ import annotations
@@ -14,12 +20,25 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import signal
 import time
 from datetime import datetime
 from pathlib import Path
 
+from bench.anchors import (
+    Circus,
+    Floor,
+    Probes,
+    Supervisord,
+    anchors_installed,
+    probe_start_ms,
+    remove,
+    scratch,
+)
 from bench.common import status, summary, supervisor, wait_running
+
+MAX_PHASE_S = 1.0
 
 
 def record_time(datadir: Path, event: str, generation: int) -> float:
@@ -34,23 +53,75 @@ def record_time(datadir: Path, event: str, generation: int) -> float:
     raise SystemExit(f"no {event} record for generation {generation}")
 
 
+class Splitd:
+    name = "splitd"
+
+    def __init__(self, datadir: Path) -> None:
+        self.datadir = datadir
+        self.generation = 1
+
+    def kill(self) -> tuple[float, float]:
+        self.generation += 1
+        killed_at = time.time()
+        os.kill(status(self.datadir)["wallet"].pid, signal.SIGKILL)
+        wait_running(self.datadir, "wallet", self.generation)
+        started = record_time(self.datadir, "worker_started", self.generation)
+        running = record_time(self.datadir, "worker_running", self.generation)
+        return (started - killed_at) * 1000, (running - killed_at) * 1000
+
+
+def ratio(a: list[float], b: list[float]) -> float:
+    return sorted(a)[len(a) // 2] / sorted(b)[len(b) // 2]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--kills", type=int, default=30)
+    parser.add_argument("--kills", type=int, default=18)
     args = parser.parse_args()
-    started, running = [], []
+    results: dict[str, list[float]] = {}
+    directory = scratch("sd-anchors-")
+    probes = Probes(directory)
+    floor = Floor()
+    others = [Supervisord(probes, directory), Circus(probes, directory)]
+    others = others if anchors_installed() else []
     # Each kill is a one-off crash after a healthy run, not a crash loop in backoff.
     with supervisor("restart.max_restarts=1000", "restart.reset_after_s=0.001") as (_, datadir):
-        wait_running(datadir, "wallet", 1)
-        for generation in range(2, args.kills + 2):
-            killed_at = time.time()
-            os.kill(status(datadir)["wallet"].pid, signal.SIGKILL)
-            wait_running(datadir, "wallet", generation)
-            started.append((record_time(datadir, "worker_started", generation) - killed_at) * 1000)
-            running.append((record_time(datadir, "worker_running", generation) - killed_at) * 1000)
-    print(f"SIGKILL of the wallet, {args.kills} times, on {os.cpu_count()} cores:")
-    print(summary("kill -> new process started", started))
-    print(summary("kill -> new process answers", running))
+        try:
+            wait_running(datadir, "wallet", 1)
+            ours = Splitd(datadir)
+            floor.start()
+            for anchor in others:
+                anchor.start()
+            rounds = [ours, floor, *others]
+            for _ in range(args.kills):
+                random.shuffle(rounds)
+                for system in rounds:
+                    time.sleep(random.uniform(0, MAX_PHASE_S))
+                    outcome = system.kill()
+                    if isinstance(outcome, tuple):
+                        results.setdefault(f"{system.name}: new process", []).append(outcome[0])
+                        results.setdefault(f"{system.name}: answers", []).append(outcome[1])
+                    else:
+                        results.setdefault(f"{system.name}: new process", []).append(outcome)
+            probe = probe_start_ms(probes)
+        finally:
+            for anchor in others:
+                anchor.stop()
+            floor.stop()
+            probes.close()
+            remove(directory)
+    print(f"SIGKILL of each, {args.kills} times interleaved, on {os.cpu_count()} cores:")
+    for name, values in sorted(results.items()):
+        print(summary(f"kill -> {name}", values))
+    if others:
+        print(summary("(a probe's own start, unsupervised)", probe))
+    else:
+        print("supervisord and circus: not installed (make bench-venv)")
+    floor_up = results["floor: answers"]
+    print(f"splitd answering / floor answering: {ratio(results['splitd: answers'], floor_up):.2f}x")
+    for anchor in others:
+        faster = ratio(results[f"{anchor.name}: new process"], results["splitd: answers"])
+        print(f"{anchor.name} new process / splitd answering: {faster:.0f}x")
 
 
 if __name__ == "__main__":
