@@ -45,6 +45,7 @@ bench-venv: $(BENCH_VENV)/bin/circusd
 bench: $(VENV)/.installed-test bench-venv
 	$(BIN)/python -m bench.calls
 	$(BIN)/python -m bench.restart
+	$(BIN)/python -m bench.start
 	$(BIN)/python -m bench.orphans
 	$(BIN)/python -m bench.node
 	$(BIN)/python -m bench.rpc

@@ -42,8 +42,8 @@ class Http:
         # algorithm holds the body back until the headers are acknowledged.
         self.connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def post(self, body: Any) -> Any:
-        self.connection.request("POST", "/", json.dumps(body), self.headers)
+    def post(self, body: Any, path: str = "/") -> Any:
+        self.connection.request("POST", path, json.dumps(body), self.headers)
         response = self.connection.getresponse()
         reply = json.loads(response.read())
         if response.status != 200:
