@@ -18,7 +18,6 @@ import random
 import signal
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -26,9 +25,7 @@ from typing import Any
 import structlog
 
 from config import Settings
-from ipc.capnp import protocol
 from ipc.interfaces import (
-    ExitInfo,
     Init,
     RpcCode,
     RpcError,
@@ -41,6 +38,17 @@ from ipc.interfaces import (
 from ipc.worker import Launch
 from logs.structured import Record
 from supervisor import logpipe, policy
+from supervisor.events import (
+    AllStopped,
+    BackoffOver,
+    Event,
+    Exited,
+    Hung,
+    Ready,
+    RestartRequested,
+    StopRequested,
+)
+from supervisor.health import watch
 from supervisor.policy import Intent, State
 from supervisor.rpcdoor import RpcDoor
 from supervisor.spawn import preload, spawn
@@ -59,51 +67,6 @@ def splitd_version() -> str:
         return version("splitd")
     except PackageNotFoundError:
         return "unknown"
-
-
-@dataclass(frozen=True)
-class Exited:
-    name: str
-    generation: int
-    info: ExitInfo
-
-
-@dataclass(frozen=True)
-class Ready:
-    name: str
-    generation: int
-
-
-@dataclass(frozen=True)
-class Hung:
-    name: str
-    generation: int
-
-
-@dataclass(frozen=True)
-class BackoffOver:
-    name: str
-    generation: int
-
-
-@dataclass(frozen=True)
-class StopRequested:
-    reason: str
-    exit_code: int = 0
-
-
-@dataclass(frozen=True)
-class RestartRequested:
-    name: str
-    done: asyncio.Future[None]
-
-
-@dataclass(frozen=True)
-class AllStopped:
-    pass
-
-
-Event = Exited | Ready | Hung | BackoffOver | StopRequested | RestartRequested | AllStopped
 
 
 class Arbiter:
@@ -408,7 +371,17 @@ class Arbiter:
             loop.create_task(logpipe.pump(fd, stream, identity, self.sink))
             for fd, stream in ((spawned.stdout, "stdout"), (spawned.stderr, "stderr"))
         }
-        worker.tasks = {loop.create_task(self.watch(worker, worker.generation))}
+        worker.tasks = {
+            loop.create_task(
+                watch(
+                    worker,
+                    worker.generation,
+                    self.settings,
+                    self.events.put_nowait,
+                    self._log(worker),
+                )
+            )
+        }
         self._log(worker).info("worker_started")
 
     def on_sentinel(self, worker: Worker, generation: int) -> None:
@@ -468,44 +441,6 @@ class Arbiter:
             )
         else:
             self.start(worker)
-
-    async def watch(self, worker: Worker, generation: int) -> None:
-        """Connect to the worker, then ping it every ``interval_s``; enqueue Ready, or Hung.
-
-        Pings are spaced from the start of the previous one, so a hung worker
-        is noticed within ``interval_s * misses + timeout_s``; before its
-        first answer a worker has ``start_timeout_s`` before misses count.
-        """
-        assert worker.spawned is not None
-        health = self.settings.health
-        connection = await protocol.connect(
-            worker.spawned.sock, Init, self.settings.ipc.call_timeout_s
-        )
-        worker.connection = connection
-        loop = asyncio.get_running_loop()
-        start_deadline = loop.time() + health.start_timeout_s
-        misses = 0
-        ready = False
-        while True:
-            began = loop.time()
-            try:
-                await asyncio.wait_for(connection.remote.ping(), health.timeout_s)
-            except WorkerUnavailable:
-                return  # its sentinel tells the loop the rest
-            except (SplitdError, TimeoutError):
-                if not ready and began < start_deadline:
-                    continue  # still starting: no hang yet; ask again (each ask waits timeout_s)
-                misses += 1
-                self._log(worker).warning("ping_missed", misses=misses)
-                if misses >= health.misses:
-                    self.events.put_nowait(Hung(worker.name, generation))
-                    return
-            else:
-                misses = 0
-                if not ready:
-                    ready = True
-                    self.events.put_nowait(Ready(worker.name, generation))
-            await asyncio.sleep(max(0.0, began + health.interval_s - loop.time()))
 
     async def stop_worker(self, worker: Worker, intent: Intent | None, graceful: bool) -> None:
         """Ask the worker to exit, then SIGTERM, then SIGKILL, each given ``stop_timeout_s``."""
