@@ -40,6 +40,9 @@ class IdleInit(Init):
     async def shutdown(self) -> None:
         return None
 
+    async def wait_loaded(self) -> None:
+        return None
+
     async def make_node(self) -> Any:
         raise NotImplementedError
 

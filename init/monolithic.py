@@ -11,19 +11,29 @@ import asyncio
 
 from ipc.interfaces import Chain, Init, Wallet, WalletFace
 from ipc.process import WorkerContext
-from node.worker import NodeInit, open_node
+from node.worker import NodeInit
 from wallet.service import WalletService
 from wallet.worker import attach_in_background, open_wallet
 
 
 class MonolithicInit(NodeInit):
-    def __init__(self, context: WorkerContext, wallet: WalletService) -> None:
-        super().__init__(context, open_node(context))
-        self.wallet = wallet
+    def __init__(self, context: WorkerContext) -> None:
+        super().__init__(context)
+        self._wallet: WalletService | None = None
         self._attaching: asyncio.Task[None] | None = None  # held: asyncio keeps only weak refs
+
+    async def load(self) -> None:
+        await super().load()
+        self._wallet = await open_wallet(self.context)
+
+    @property
+    def wallet(self) -> WalletService:
+        assert self._wallet is not None, "used before load"
+        return self._wallet
 
     async def make_wallet(self, chain: Chain) -> Wallet:
         # ``chain`` is our own Chain come back through the supervisor; use the object itself.
+        await self.loaded()
         self._attaching = attach_in_background(self.wallet, self.service)
         return self.wallet
 
@@ -39,6 +49,4 @@ class MonolithicInit(NodeInit):
 
 
 async def make_init(context: WorkerContext) -> Init:
-    init = MonolithicInit(context, open_wallet(context))
-    await init.start_ipc()
-    return init
+    return MonolithicInit(context)

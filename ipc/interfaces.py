@@ -90,6 +90,13 @@ class Init(ABC):
         """Answer as soon as the worker's event loop is free: the health check."""
 
     @abstractmethod
+    async def wait_loaded(self) -> None:
+        """Return once the worker has opened what it serves (its chain state, its wallet
+        file). A worker answers ``ping`` before that: it serves first and loads after, so
+        a restart is noticed as done as soon as the process runs, and calls that need what
+        it opens wait for it instead of the whole worker being unreachable."""
+
+    @abstractmethod
     async def shutdown(self) -> None:
         """Stop serving and exit cleanly once the reply is sent."""
 
@@ -136,6 +143,7 @@ class WorkerStatus:
     restarts: int
     uptime_s: float | None
     last_exit: ExitInfo | None
+    loaded: bool = False  # running, and done opening what it serves (``worker_loaded``)
 
 
 @dataclass(frozen=True)

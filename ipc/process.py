@@ -58,16 +58,14 @@ def worker_main(launch: Launch, sock: socket.socket, stdout: FdHandle, stderr: F
         {"worker": launch.name, "role": launch.role, "pid": os.getpid(), "gen": launch.generation},
     )
     try:
-        stopped = protocol.run(_serve(launch, sock))
+        code = protocol.run(_serve(launch, sock))
     except StartFailure as failure:  # a reason, not a bug: one line says it all
         log.error("worker_cannot_start", reason=failure.message)
-        sys.exit(1)
+        code = 1
     except Exception:
         log.exception("worker_crashed")
-        sys.exit(1)
-    # Losing the supervisor's connection without being asked to stop is a failure:
-    # the supervisor died, or sent what we could not read.
-    sys.exit(0 if stopped else 1)
+        code = 1
+    sys.exit(code)
 
 
 def _redirect(fd: int, target: int) -> None:
@@ -100,19 +98,46 @@ def _resolve(entry: str) -> InitFactory:
     return factory
 
 
-async def _serve(launch: Launch, sock: socket.socket) -> bool:
-    """Serve ``Init`` until asked to stop (True) or until the connection ends (False)."""
+async def _serve(launch: Launch, sock: socket.socket) -> int:
+    """Serve ``Init`` until asked to stop (exit 0), until the connection ends, or until
+    loading fails (exit 1). Loading runs beside serving: the worker answers ``ping`` first.
+    """
     stopping = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopping.set)
     init = await _resolve(launch.entry)(WorkerContext(launch, stopping.set))
     log.info("worker_ready")
+    loop = asyncio.get_running_loop()
+    serving = loop.create_task(protocol.serve(sock, Init, init, stopping, launch.call_timeout_s))
+    failed: list[BaseException] = []
+    loading = loop.create_task(_load(init, serving, failed))
     try:
-        await protocol.serve(sock, Init, init, stopping, launch.call_timeout_s)
+        await asyncio.wait({serving})
     finally:
+        serving.cancel()
+        loading.cancel()
         if isinstance(init, WorkerInit):
             await init.close()
+    if failed:
+        raise failed[0]  # worker_main says it: worker_cannot_start, or worker_crashed
+    serving.result()  # a failure of serving itself is worker_crashed
     if stopping.is_set():
         log.info("worker_exiting", reason="stop requested")
-    else:
-        log.warning("worker_exiting", reason="connection to the supervisor lost")
-    return stopping.is_set()
+        return 0
+    # Losing the supervisor's connection without being asked to stop is a failure:
+    # the supervisor died, or sent what we could not read.
+    log.warning("worker_exiting", reason="connection to the supervisor lost")
+    return 1
+
+
+async def _load(init: Init, serving: asyncio.Task[None], failed: list[BaseException]) -> None:
+    """Run the worker's ``load``; a failure ends serving at once, to be reported on the way
+    out (no reply is owed to anyone)."""
+    if not isinstance(init, WorkerInit):
+        return
+    try:
+        await init.load()
+    except Exception as error:
+        failed.append(error)
+        serving.cancel()
+        return
+    init.mark_loaded()  # the supervisor, told through Init.wait_loaded, logs worker_loaded

@@ -7,6 +7,7 @@ layer's HTTP gateway included; ``ipc.process`` runs the process around it.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -49,13 +50,32 @@ class InitFactory(Protocol):
 
 
 class WorkerInit(Init):
-    """The part of ``Init`` every worker shares; roles override the factories they serve."""
+    """The part of ``Init`` every worker shares; roles override the factories they serve.
+
+    A role opens what it serves in ``load``, which the process runs once ``Init`` is
+    being served: the worker answers ``ping`` from its first moment, and its factories
+    wait (``loaded``) for what they hand out.
+    """
 
     def __init__(self, context: WorkerContext) -> None:
         self.context = context
+        self._loaded = asyncio.Event()
+
+    async def load(self) -> None:
+        """Open what the worker serves; ``StartFailure`` if it cannot (it then exits 1)."""
+
+    def mark_loaded(self) -> None:
+        self._loaded.set()
+
+    async def loaded(self) -> None:
+        """Wait until ``load`` is done (the caller's own deadline bounds the wait)."""
+        await self._loaded.wait()
 
     async def ping(self) -> None:
         return None
+
+    async def wait_loaded(self) -> None:
+        await self.loaded()
 
     async def shutdown(self) -> None:
         log.info("shutdown_requested")

@@ -105,7 +105,8 @@ class BlockStore:
         path = directory / FILENAME
         try:
             directory.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(path, isolation_level=None)
+            # Opened in a thread beside the worker's loop (it serves first), used on the loop.
+            db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         except (OSError, sqlite3.Error) as error:
             raise StoreError(f"{path}: cannot open: {error}") from error
         try:

@@ -8,6 +8,8 @@ bitcoin-node, so it is made afresh by every node generation.
 
 from __future__ import annotations
 
+import asyncio
+
 import structlog
 
 from ipc.capnp import coreipc
@@ -68,18 +70,30 @@ class NodeCore(CoreInit):
 
 
 class NodeInit(WorkerInit):
-    def __init__(self, context: WorkerContext, service: NodeService) -> None:
+    def __init__(self, context: WorkerContext) -> None:
         super().__init__(context)
-        self.service = service
         self.faces = Faces()
-        self.faces.attach(service, [])  # node methods work before the supervisor attaches
-        self.core = NodeCore(MiningService(service), self.faces)
+        self._service: NodeService | None = None
         self.endpoint: coreipc.Endpoint | None = None
 
+    async def load(self) -> None:
+        """Open the chain state (in a thread: pings are answered meanwhile), then serve
+        Core's IPC. Node methods work before the supervisor attaches anything."""
+        self._service = NodeService(await asyncio.to_thread(open_chain, self.context))
+        self.faces.attach(self._service, [])
+        await self.start_ipc(NodeCore(MiningService(self._service), self.faces))
+
+    @property
+    def service(self) -> NodeService:
+        assert self._service is not None, "used before load"
+        return self._service
+
     async def make_node(self) -> Node:
+        await self.loaded()
         return self.service
 
     async def make_chain(self) -> Chain:
+        await self.loaded()
         return self.service
 
     async def attach_rpc(
@@ -87,13 +101,14 @@ class NodeInit(WorkerInit):
     ) -> None:
         """The wallets for Core's IPC ``Rpc``; ``node`` is this node come back through the
         supervisor: node methods go to ``self.service`` directly instead."""
+        await self.loaded()
         self.faces.attach(self.service, self.local_faces(wallets), manager)
 
     def local_faces(self, wallets: list[WalletFace]) -> list[WalletFace]:
         """The faces as this process should call them (a wallet that lives here, directly)."""
         return wallets
 
-    async def start_ipc(self) -> None:
+    async def start_ipc(self, core: CoreInit) -> None:
         """Serve Core's ``Init`` where ``ipc.bind`` says. A path that cannot be used (a
         symlink or a file there, a missing permission, too long a name) costs the endpoint,
         not the node: the chain, the wallets and JSON-RPC go on, and one line says why."""
@@ -102,7 +117,7 @@ class NodeInit(WorkerInit):
         if path is None:
             return
         try:
-            self.endpoint = await coreipc.listen(path, self.core)
+            self.endpoint = await coreipc.listen(path, core)
         except coreipc.CannotListen as error:
             log.error("ipc_cannot_listen", path=str(path), reason=str(error))
             return
@@ -113,17 +128,15 @@ class NodeInit(WorkerInit):
             self.endpoint.close()
 
 
-def open_node(context: WorkerContext) -> NodeService:
+def open_chain(context: WorkerContext) -> ChainState:
     """Open the chain state; a node that cannot is a node that cannot start."""
     directory = context.launch.datadir / "node"
     try:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        return NodeService(ChainState.open(directory))
+        return ChainState.open(directory)
     except (OSError, StoreError) as error:
         raise StartFailure(f"the chain store cannot open: {error}") from error
 
 
 async def make_init(context: WorkerContext) -> Init:
-    init = NodeInit(context, open_node(context))
-    await init.start_ipc()
-    return init
+    return NodeInit(context)

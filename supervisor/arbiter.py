@@ -44,6 +44,7 @@ from supervisor.events import (
     Event,
     Exited,
     Hung,
+    Loaded,
     Ready,
     RestartRequested,
     StopRequested,
@@ -140,6 +141,8 @@ class Arbiter:
                 await self.handle_exited(event)
             case Ready():
                 self.handle_ready(event)
+            case Loaded():
+                self.handle_loaded(event)
             case Hung():
                 self.handle_hung(event)
             case BackoffOver():
@@ -288,7 +291,15 @@ class Arbiter:
         if worker.generation == event.generation and worker.state is State.STARTING:
             worker.enter(State.RUNNING)
             self._log(worker).info("worker_running")
-            self.wiring.on_ready(worker)
+
+    def handle_loaded(self, event: Loaded) -> None:
+        worker = self.workers.get(event.name)
+        if worker is None:
+            return  # an unloaded wallet's: it is gone with all it had
+        if worker.generation == event.generation and worker.state is State.RUNNING:
+            worker.loaded = True
+            self._log(worker).info("worker_loaded")
+            self.wiring.on_loaded(worker)
 
     def handle_hung(self, event: Hung) -> None:
         worker = self.workers.get(event.name)
@@ -364,6 +375,7 @@ class Arbiter:
         )
         worker.spawned = spawned
         worker.started_at = time.monotonic()
+        worker.loaded = False
         worker.exited = loop.create_future()
         loop.add_reader(spawned.process.sentinel, self.on_sentinel, worker, worker.generation)
         identity = self._identity(worker)

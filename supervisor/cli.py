@@ -151,7 +151,8 @@ def status_table(status: SupervisorStatus) -> str:
         (
             worker.name,
             worker.role,
-            worker.state,
+            # Running answers pings; until it has opened what it serves, it is still loading.
+            worker.state if worker.loaded or worker.state != "running" else "running (loading)",
             "-" if worker.pid is None else str(worker.pid),
             str(worker.generation),
             str(worker.restarts),

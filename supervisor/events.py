@@ -26,6 +26,12 @@ class Ready:
 
 
 @dataclass(frozen=True)
+class Loaded:
+    name: str
+    generation: int
+
+
+@dataclass(frozen=True)
 class Hung:
     name: str
     generation: int
@@ -54,4 +60,4 @@ class AllStopped:
     pass
 
 
-Event = Exited | Ready | Hung | BackoffOver | StopRequested | RestartRequested | AllStopped
+Event = Exited | Ready | Loaded | Hung | BackoffOver | StopRequested | RestartRequested | AllStopped

@@ -1,14 +1,14 @@
 """Wiring by the specs' needs and provides: who gets which capability from whom, and when.
 
 - A worker that needs the ``Chain`` gets the provider's with ``Init.make_wallet(chain)``
-  when either becomes ready: a new node generation is a new Chain for every wallet.
+  when either has loaded: a new node generation is a new Chain for every wallet.
 - A worker that takes faces (the JSON-RPC gateway, the node for Core's IPC Rpc) gets
   the node's, every wallet's and the wallet manager's with ``Init.attach_rpc`` whenever
   one of them comes or is wired.
 - Callers of the control socket get the running provider's face, waiting a moment for
   a wallet that has just started to be wired.
 
-Wiring that fails (a worker went down meanwhile) is retried by the next Ready of
+Wiring that fails (a worker went down meanwhile) is retried by the next Loaded of
 either side, which is exactly when it can succeed.
 """
 
@@ -76,11 +76,11 @@ class Wiring:
 
     # -- reacting to a worker that became ready ----------------------------------------------
 
-    def on_ready(self, worker: Worker) -> None:
+    def on_loaded(self, worker: Worker) -> None:
         spec = worker.spec
         if CHAIN in spec.provides:  # a new Chain: every consumer re-subscribes to it
             for consumer in self._workers():
-                if CHAIN in consumer.spec.needs and consumer.state is State.RUNNING:
+                if CHAIN in consumer.spec.needs and consumer.serving:
                     self._spawn(self.wire(consumer))
         elif CHAIN in spec.needs:
             self._spawn(self.wire(worker))
@@ -98,13 +98,13 @@ class Wiring:
         await asyncio.gather(*(self.attach(taker) for taker in self._takers()))
 
     def _takers(self) -> list[Worker]:
-        return [w for w in self._workers() if w.spec.takes_faces and w.state is State.RUNNING]
+        return [w for w in self._workers() if w.spec.takes_faces and w.serving]
 
     async def wire(self, consumer: Worker) -> None:
         """Hand the provider's current Chain to a wallet host: it re-subscribes, catches up."""
         provider = self.provider(CHAIN)
-        if provider is None or provider.state is not State.RUNNING:
-            return  # its own Ready wires everyone
+        if provider is None or not provider.serving:
+            return  # its own Loaded wires everyone
         generation = consumer.generation
         try:
             chain = await self._init_of(provider.name).make_chain()
@@ -133,7 +133,7 @@ class Wiring:
             ]
             try:
                 await self._init_of(taker.name).attach_rpc(node, wallets, self.manager)
-            except SplitdError as error:  # it went down meanwhile: its next Ready attaches it
+            except SplitdError as error:  # it went down meanwhile: its next Loaded attaches it
                 self._log(taker).warning("rpc_not_attached", code=error.code, message=error.message)
 
     # -- what callers of the control socket get ----------------------------------------------

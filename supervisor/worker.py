@@ -47,6 +47,7 @@ class Worker:
     wallet: Wallet | None = None  # what this worker's Init.make_wallet gave, once wired
     wired: asyncio.Event = field(default_factory=asyncio.Event)  # set while ``wallet`` is
     started_at: float = 0.0  # monotonic
+    loaded: bool = False  # this generation has opened what it serves (``worker_loaded``)
     # Resolved once the loop has handled this generation's exit (logged, reaped, decided).
     exited: asyncio.Future[ExitInfo] | None = None
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -71,6 +72,11 @@ class Worker:
     def alive(self) -> bool:
         return self.spawned is not None
 
+    @property
+    def serving(self) -> bool:
+        """Running and loaded: what it serves can be handed out and wired."""
+        return self.state is State.RUNNING and self.loaded
+
     def enter(self, state: State) -> None:
         if state not in TRANSITIONS[self.state]:
             raise RuntimeError(f"{self.name}: {self.state} -> {state} is not a transition")
@@ -89,4 +95,5 @@ class Worker:
             restarts=self.restarts,
             uptime_s=self.uptime_s(now),
             last_exit=self.last_exit,
+            loaded=self.state is State.RUNNING and self.loaded,
         )

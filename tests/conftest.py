@@ -96,11 +96,12 @@ class Running:
     def wait_running(self, timeout: float = 15) -> dict[str, Any]:
         def all_running() -> dict[str, Any] | None:
             status = self.status()
-            if status and all(w["state"] == "running" for w in status["workers"]):
+            workers = status["workers"] if status else []
+            if status and all(w["state"] == "running" and w["loaded"] for w in workers):
                 return status
             return None
 
-        return wait_until(all_running, timeout, "every worker running")
+        return wait_until(all_running, timeout, "every worker running and loaded")
 
     def records(self) -> list[dict[str, Any]]:
         return read_records(self.datadir)

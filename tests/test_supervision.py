@@ -183,6 +183,7 @@ def test_status_restart_and_their_errors_through_the_cli(splitd, datadir: Path):
         "restarts",
         "uptime_s",
         "last_exit",
+        "loaded",
     }
     table = splitd_cli("status", "--datadir", str(datadir))
     assert table.returncode == 0 and "wallet" in table.stdout and "running" in table.stdout

@@ -196,7 +196,8 @@ class WalletDB(KeyRecords):
         with contextlib.suppress(FileExistsError):  # the seed's only copy: ours alone
             flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC
             os.close(os.open(path, flags, 0o600))
-        connection = sqlite3.connect(path, isolation_level=None)
+        # Opened in a thread beside the worker's loop (it serves first), used on the loop after.
+        connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         try:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=FULL")

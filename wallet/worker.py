@@ -35,25 +35,36 @@ def attach_in_background(service: WalletService, chain: Chain) -> asyncio.Task[N
 
 
 class WalletInit(WorkerInit):
-    def __init__(self, context: WorkerContext, service: WalletService) -> None:
+    def __init__(self, context: WorkerContext) -> None:
         super().__init__(context)
-        self.service = service
+        self._service: WalletService | None = None
         self._attaching: asyncio.Task[None] | None = None  # held: asyncio keeps only weak refs
+
+    async def load(self) -> None:
+        """Open the wallet file beside serving: the file's sqlite work (and a lock another
+        process holds on it) in a thread, so pings are answered meanwhile."""
+        self._service = await open_wallet(self.context)
 
     async def make_wallet(self, chain: Chain) -> Wallet:
         """Bind the one wallet of this process to ``chain``; again after every node restart."""
-        self._attaching = attach_in_background(self.service, chain)
-        return self.service
+        service = await self.service()
+        self._attaching = attach_in_background(service, chain)
+        return service
+
+    async def service(self) -> WalletService:
+        await self.loaded()
+        assert self._service is not None
+        return self._service
 
 
-def open_wallet(context: WorkerContext) -> WalletService:
+async def open_wallet(context: WorkerContext) -> WalletService:
     """``<datadir>/wallets/NAME``, the wallet the supervisor named (``default`` in the
     monolithic node); a wallet that cannot open cannot start."""
     name = context.launch.wallet or DEFAULT_WALLET
     directory = context.launch.datadir / "wallets" / name
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return WalletService.open(directory, name)
+    return await asyncio.to_thread(WalletService.open, directory, name)
 
 
 async def make_init(context: WorkerContext) -> Init:
-    return WalletInit(context, open_wallet(context))
+    return WalletInit(context)

@@ -27,6 +27,7 @@ struct WorkerStatus {
     value @8 :Float64;
   }
   lastExit @9 :ExitInfo;
+  loaded @10 :Bool;
 }
 
 struct RpcStatus {

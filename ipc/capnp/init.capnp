@@ -13,4 +13,6 @@ interface Init {
   makeWallet @4 (chain :Chain) -> (error :Error, result :Wallet);
   # The HTTP gateway's faces: node unset while the node is not running.
   attachRpc @5 (node :Node, wallets :List(WalletFace), manager :Wallet) -> (error :Error);
+  # Returns once the worker has loaded what it serves (it answers ping before that).
+  waitLoaded @6 () -> (error :Error);
 }
