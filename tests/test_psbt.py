@@ -18,24 +18,35 @@ from typing import Any
 
 import pytest
 from embit.script import Script, Witness
+from embit.transaction import TransactionOutput
 
 from btc.addresses import script_to_address
 from btc.amounts import dumps
 from btc.primitives import hash160, serialize_output, serialize_transaction, txid
-from btc.psbt import decode_base64
+from btc.psbt import Psbt, decode_base64
 from btc.psbt_records import (
     IN_BIP32_DERIVATION,
+    IN_FINAL_SCRIPTSIG,
+    IN_FINAL_SCRIPTWITNESS,
     IN_PARTIAL_SIG,
     IN_REDEEM_SCRIPT,
+    IN_TAP_KEY_SIG,
+    IN_WITNESS_SCRIPT,
     IN_WITNESS_UTXO,
+    Record,
 )
+from btc.psbt_sign import extract, finalize
 from node.chainstate import ChainState
+from node.rpc.psbt import verify_standard
+from node.script.opcodes import iter_ops
 from node.service import NodeService
-from node.store import Outpoint
-from tests.blocks import Key, copy_tx, spend
+from node.store import Coin, Outpoint
+from tests.blocks import P2PK, Key, Multisig, TaprootKeyPath, copy_tx, spend
 from tests.rpcwords import raises_rpc
 from tests.test_node_mempool import address_of, mined_node
 
+WRAPS = ("bare", "p2sh", "p2wsh", "p2sh-p2wsh")
+OTHER_SCRIPT = Key.from_int(99).script("p2wpkh")
 VECTORS = json.loads((Path(__file__).parent / "data" / "rpc_psbt.json").read_text())
 # Core's rpc_psbt.py: unknown records pass through untouched.
 UNKNOWN_PSBT = (
@@ -260,3 +271,78 @@ def test_a_p2sh_p2wpkh_psbt_from_creation_to_the_mempool(tmp_path: Path) -> None
     extracted = call(node, "finalizepsbt", with_sig)
     assert extracted == {"hex": serialize_transaction(signed_tx).hex(), "complete": True}
     assert call(node, "sendrawtransaction", extracted["hex"]) == txid(signed_tx)[::-1].hex()
+
+
+# --- finalizing every kind the finalizer knows ------------------------------------------------
+
+SIGNER, SECOND, THIRD = Key.from_int(21), Key.from_int(22), Key.from_int(23)
+KINDS_TO_FINALIZE: list[tuple[str, Any]] = [
+    ("p2pk", P2PK(SIGNER)),
+    ("p2pkh", "p2pkh"),
+    ("p2wpkh", "p2wpkh"),
+    ("p2sh-p2wpkh", "p2sh-p2wpkh"),
+    *[(f"multisig-{w}", Multisig(2, (SIGNER, SECOND, THIRD), w)) for w in WRAPS],
+    ("p2tr-keypath", TaprootKeyPath(SIGNER)),
+]
+
+
+def _pushes(script: bytes) -> list[bytes]:
+    """The data a scriptSig pushes, OP_0's empty dummy left out."""
+    return [data for _, data in iter_ops(script) if data]
+
+
+@pytest.mark.parametrize(("name", "kind"), KINDS_TO_FINALIZE, ids=[n for n, _ in KINDS_TO_FINALIZE])
+def test_finalize_builds_what_a_signer_would(name: str, kind: Any) -> None:
+    """The PSBT carries only the signatures and scripts; the finalized transaction is byte
+    for byte the one the test's own signer assembled, and the node's interpreter accepts it."""
+    template = None if isinstance(kind, str) else kind
+    spk = SIGNER.script(kind) if template is None else template.script_pubkey
+    coin = Coin(100_000, spk, 1, False)
+    outpoint = Outpoint(bytes(range(32)), 1)
+    outputs = [(90_000, OTHER_SCRIPT)]
+    signed = spend([(outpoint, coin)], outputs, SIGNER, templates=[template] if template else [])
+    bare = copy_tx(signed)
+    bare.vin[0].script_sig, bare.vin[0].witness = Script(b""), Witness([])
+    psbt = Psbt.from_transaction(bare)
+    found = psbt.inputs[0]
+    found.set(IN_WITNESS_UTXO, serialize_output(TransactionOutput(coin.value, Script(spk))))
+    script_items = _pushes(signed.vin[0].script_sig.data)
+    witness_items = signed.vin[0].witness.items
+    if isinstance(template, Multisig):
+        if template.wrap in ("p2sh", "p2sh-p2wsh"):
+            found.set(IN_REDEEM_SCRIPT, script_items[-1])
+        if template.wrap in ("p2wsh", "p2sh-p2wsh"):
+            found.set(IN_WITNESS_SCRIPT, template.script)
+        sigs = witness_items[1:-1] if witness_items else script_items[: template.required]
+        for key, sig in zip(template.keys, sigs, strict=False):
+            found.set(IN_PARTIAL_SIG, sig, key.pub)
+    elif isinstance(template, TaprootKeyPath):
+        found.set(IN_TAP_KEY_SIG, witness_items[0])
+    elif isinstance(template, P2PK):
+        found.set(IN_PARTIAL_SIG, script_items[0], SIGNER.pub)
+    else:
+        sig, pub = (witness_items or script_items)[:2]
+        found.set(IN_PARTIAL_SIG, sig, pub)
+        if kind == "p2sh-p2wpkh":
+            found.set(IN_REDEEM_SCRIPT, script_items[0])
+    assert finalize(psbt, verify_standard) is True
+    assert serialize_transaction(extract(psbt)) == serialize_transaction(signed)
+    # Written out, the finished input keeps only the UTXO and its final fields.
+    again = decode_base64(psbt.to_base64()).inputs[0]
+    kept = {Record(k, v).type for k, v in again.records.items()}
+    assert kept <= {IN_WITNESS_UTXO, IN_FINAL_SCRIPTSIG, IN_FINAL_SCRIPTWITNESS}
+
+
+def test_a_bad_signature_is_not_finalized() -> None:
+    coin = Coin(100_000, SIGNER.script("p2wpkh"), 1, False)
+    signed = spend([(Outpoint(bytes(32), 0), coin)], [(90_000, OTHER_SCRIPT)], SIGNER)
+    bare = copy_tx(signed)
+    bare.vin[0].witness = Witness([])
+    psbt = Psbt.from_transaction(bare)
+    psbt.inputs[0].set(
+        IN_WITNESS_UTXO, serialize_output(TransactionOutput(100_000, Script(coin.script_pubkey)))
+    )
+    other = spend([(Outpoint(bytes(32), 1), coin)], [(90_000, OTHER_SCRIPT)], SIGNER)
+    psbt.inputs[0].set(IN_PARTIAL_SIG, other.vin[0].witness.items[0], SIGNER.pub)  # another tx's
+    assert finalize(psbt, verify_standard) is False
+    assert not psbt.is_final(0)

@@ -84,7 +84,7 @@ def parse_psbt(text: str) -> Psbt:
         raise RpcError(RpcCode.DESERIALIZATION_ERROR, f"TX decode failed {error}") from None
 
 
-def _verify(tx: Transaction, index: int, spent: Sequence[tuple[int, bytes]]) -> bool:
+def verify_standard(tx: Transaction, index: int, spent: Sequence[tuple[int, bytes]]) -> bool:
     """Core's VerifyScript with the standard flags, for a finished input."""
     try:
         verify_input(tx, index, spent, sigcache=None)
@@ -411,7 +411,7 @@ def _string(value: Any) -> str:
 )
 async def finalizepsbt(node: NodeService, psbt: str, extract_tx: bool) -> dict[str, Any]:
     parsed = parse_psbt(psbt)
-    complete = finalize(parsed, _verify)
+    complete = finalize(parsed, verify_standard)
     if complete and extract_tx:
         return {"hex": serialize_transaction(extract(parsed)).hex(), "complete": True}
     return {"psbt": parsed.to_base64(), "complete": complete}
@@ -470,7 +470,7 @@ async def converttopsbt(
     examples=('"psbt"',),
 )
 async def analyzepsbt(node: NodeService, psbt: str) -> dict[str, Any]:
-    analysis = analyze(parse_psbt(psbt), _verify, _vsize)
+    analysis = analyze(parse_psbt(psbt), verify_standard, _vsize)
     result: dict[str, Any] = {}
     inputs = []
     for found in analysis.inputs:
