@@ -22,16 +22,21 @@ from dataclasses import dataclass, field
 from embit.script import Script, Witness
 from embit.transaction import Transaction, TransactionInput
 
-from btc.primitives import hash160, push_data, read_compact_size
+from btc.addresses import witness_program
+from btc.primitives import compact_size, hash160, push_data, read_compact_size, serialize_output
 from btc.psbt import Psbt
 from btc.psbt_records import (
     IN_BIP32_DERIVATION,
     IN_FINAL_SCRIPTSIG,
     IN_FINAL_SCRIPTWITNESS,
+    IN_NON_WITNESS_UTXO,
     IN_PARTIAL_SIG,
     IN_REDEEM_SCRIPT,
+    IN_SIGHASH,
     IN_TAP_KEY_SIG,
     IN_WITNESS_SCRIPT,
+    IN_WITNESS_UTXO,
+    read_output,
 )
 
 SpentOutput = tuple[int, bytes]  # (amount, scriptPubKey)
@@ -56,6 +61,7 @@ class Solved:
     missing_sigs: list[bytes] = field(default_factory=list)
     missing_redeem_script: bytes = b""  # the P2SH hash160
     missing_witness_script: bytes = b""  # the P2WSH sha256
+    segwit: bool = False  # Core's sigdata.witness: the spend goes through a witness program
 
 
 class _Data:
@@ -181,21 +187,51 @@ def solve(psbt: Psbt, index: int, script_pubkey: bytes, *, dummy: bool = False) 
     if step and step[0] == "witness_v0_keyhash":
         inner = _step(data, b"\x76\xa9\x14" + stack[0] + b"\x88\xac")
         step = step if inner else None
+        result.segwit = True
         witness, stack = (inner[1] if inner else []), []
     elif step and step[0] == "witness_v0_scripthash":
         witness_script = stack[0]
         inner = _step(data, witness_script)
+        result.segwit = True
         nested = ("scripthash", "witness_v0_scripthash", "witness_v0_keyhash")
         step = step if inner and inner[0] not in nested else None
         witness, stack = [*(inner[1] if inner else []), witness_script], []
-    elif step and step[0] == "witness_v1_taproot" and not p2sh:
+    elif _is_p2tr(script_pubkey):
         witness, stack = stack, []
+        result.segwit = True
     if p2sh:
         stack.append(subscript)
     result.script_sig = _push_all(stack)
     result.witness = witness
     result.solved = step is not None
     return result
+
+
+def _is_p2tr(script: bytes) -> bool:
+    return len(script) == 34 and script[:2] == b"\x51\x20"
+
+
+def add_witness_utxo(psbt: Psbt, index: int) -> None:
+    """What Core's SignPSBTInput adds to an unfinished input without keys: the spent output
+    as a witness UTXO when the spend goes through a witness program."""
+    utxo = psbt.utxo(index)
+    if psbt.is_final(index) or utxo is None:
+        return
+    if solve(psbt, index, utxo.script_pubkey.data).segwit:
+        psbt.inputs[index].set(IN_WITNESS_UTXO, serialize_output(utxo))
+
+
+def remove_unnecessary_transactions(psbt: Psbt) -> None:
+    """Core's RemoveUnnecessaryTransactions: full previous transactions are dropped only
+    when every input is segwit v1+ with a witness UTXO and none signs ANYONECANPAY."""
+    for found in psbt.inputs:
+        raw = found.get(IN_WITNESS_UTXO)
+        program = witness_program(read_output(raw).script_pubkey.data) if raw else None
+        sighash = found.get(IN_SIGHASH)
+        if program is None or program[0] == 0 or (sighash and sighash[0] & 0x80):
+            return
+    for found in psbt.inputs:
+        found.records.pop(compact_size(IN_NON_WITNESS_UTXO), None)
 
 
 def spent_outputs(psbt: Psbt) -> list[SpentOutput]:

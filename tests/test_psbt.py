@@ -346,3 +346,32 @@ def test_a_bad_signature_is_not_finalized() -> None:
     psbt.inputs[0].set(IN_PARTIAL_SIG, other.vin[0].witness.items[0], SIGNER.pub)  # another tx's
     assert finalize(psbt, verify_standard) is False
     assert not psbt.is_final(0)
+
+
+def test_utxoupdatepsbt_fills_what_core_fills(tmp_path: Path) -> None:
+    """Core's rpc_psbt.py: inputs spending a mempool transaction get the whole transaction,
+    a segwit one its witness UTXO too; a confirmed segwit output gets its witness UTXO."""
+    key = Key.from_int(31)
+    node = asyncio.run(mined_node(tmp_path, key, 102))
+    coinbases = [node.chain.block(node.chain.store.hash_at(h)).txs[0] for h in (1, 2)]
+    coins = [(Outpoint(txid(cb), 0), node.chain.coin(Outpoint(txid(cb), 0))) for cb in coinbases]
+    kinds = ("p2wpkh", "p2pkh", "p2sh-p2wpkh")
+    parent = spend(
+        [coins[0]],
+        [(10**8, key.script(k)) for k in kinds] + [(47 * 10**8 - 10_000, OTHER_SCRIPT)],
+        key,
+    )
+    call(node, "sendrawtransaction", serialize_transaction(parent).hex())
+    inputs = [{"txid": txid(parent)[::-1].hex(), "vout": n} for n in range(3)]
+    inputs.append({"txid": txid(coinbases[1])[::-1].hex(), "vout": 0})  # confirmed, P2WPKH
+    created = call(node, "createpsbt", inputs, {script_to_address(OTHER_SCRIPT): 1})
+    updated = call(node, "utxoupdatepsbt", created)
+    shown = [sorted(found) for found in call(node, "decodepsbt", updated)["inputs"]]
+    assert shown == [
+        ["non_witness_utxo", "witness_utxo"],
+        ["non_witness_utxo"],
+        ["non_witness_utxo"],
+        ["witness_utxo"],
+    ]
+    with raises_rpc(-8):
+        call(node, "utxoupdatepsbt", created, ["wpkh(02...)"])
