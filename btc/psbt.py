@@ -112,10 +112,8 @@ class Psbt:
     def is_final(self, index: int) -> bool:
         """Core's PSBTInputSigned: a final scriptSig or witness is there."""
         found = self.inputs[index]
-        return bool(found.get(IN_FINAL_SCRIPTSIG)) or found.get(IN_FINAL_SCRIPTWITNESS) not in (
-            None,
-            b"\x00",
-        )
+        witness = found.get(IN_FINAL_SCRIPTWITNESS)
+        return bool(found.get(IN_FINAL_SCRIPTSIG)) or witness not in (None, b"\x00")
 
     def merge(self, other: Psbt) -> None:
         """Core's PartiallySignedTransaction::Merge; PsbtError if the transactions differ."""
