@@ -3,9 +3,10 @@ over a PSBT's signature data, src/psbt.cpp FinalizePSBT, src/node/psbt.cpp Analy
 
 :func:`solve` builds an input's final scriptSig and witness from the signatures and scripts
 the PSBT carries: P2PK, P2PKH, P2WPKH, P2SH-P2WPKH, multisig bare or in P2SH, P2WSH or
-P2SH-P2WSH, and taproot key-path spends. What it cannot find it names as Core does
-(missing pubkeys, signatures, redeem or witness script), which is what ``analyzepsbt``
-reports. Taproot script paths are not finished here.
+P2SH-P2WSH, taproot key-path spends, and taproot script paths through a leaf that is one
+key's ``<key> CHECKSIG`` (Core's smallest such witness). What it cannot find it names as
+Core does (missing pubkeys, signatures, redeem or witness script), which is what
+``analyzepsbt`` reports. Other tapscript leaves (multi_a, miniscript) are not finished.
 
 Checking a finished input needs a script interpreter, which lives outside this package: the
 caller passes ``verify(tx, index, spent_outputs) -> bool`` (Core's VerifyScript with the
@@ -19,6 +20,7 @@ import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from embit.hashes import tagged_hash
 from embit.script import Script, Witness
 from embit.transaction import Transaction, TransactionInput
 
@@ -34,6 +36,8 @@ from btc.psbt_records import (
     IN_REDEEM_SCRIPT,
     IN_SIGHASH,
     IN_TAP_KEY_SIG,
+    IN_TAP_LEAF_SCRIPT,
+    IN_TAP_SCRIPT_SIG,
     IN_WITNESS_SCRIPT,
     IN_WITNESS_UTXO,
     read_output,
@@ -45,6 +49,7 @@ DUMMY_SIGNATURE = b"\x30" + bytes(71)  # Core's DUMMY_SIGNATURE_CREATOR: 72 byte
 DUMMY_SCHNORR = bytes(64)
 OP_CHECKMULTISIG = 0xAE
 OP_1, OP_16 = 0x51, 0x60
+TAPSCRIPT_VERSION = 0xC0
 # The input types a final input no longer needs (Core's FromSignatureData clears them).
 _PARTIAL = {0x02, 0x03, 0x04, 0x05, 0x06, 0x0A, 0x0B, 0x0C, 0x0D, 0x13, 0x14, 0x15, 0x16}
 _PARTIAL |= {0x17, 0x18, 0x1A, 0x1B, 0x1C}
@@ -75,6 +80,10 @@ class _Data:
         self.redeem_script = found.get(IN_REDEEM_SCRIPT) or b""
         self.witness_script = found.get(IN_WITNESS_SCRIPT) or b""
         self.tap_key_sig = found.get(IN_TAP_KEY_SIG) or b""
+        self.tap_script_sigs = dict(found.of_type(IN_TAP_SCRIPT_SIG))  # xonly || leaf hash
+        self.tap_scripts: dict[tuple[bytes, int], list[bytes]] = {}
+        for control, value in found.of_type(IN_TAP_LEAF_SCRIPT):
+            self.tap_scripts.setdefault((value[:-1], value[-1]), []).append(control)
         self.dummy = dummy
         self.result = Solved()
 
@@ -89,11 +98,32 @@ class _Data:
         self.result.missing_sigs.append(kid)
         return None
 
+    def script_path(self) -> list[bytes] | None:
+        """Core's SignTaproot script path: the smallest witness among the leaves that are a
+        single key's CHECKSIG with that key's signature here, the leaf's shortest control
+        block last."""
+        best: list[bytes] | None = None
+        for (leaf, version), controls in sorted(self.tap_scripts.items()):
+            if version != TAPSCRIPT_VERSION or len(leaf) != 34 or leaf[0] != 32 or leaf[-1] != 0xAC:
+                continue
+            leaf_hash = tagged_hash("TapLeaf", bytes([version]) + compact_size(len(leaf)) + leaf)
+            sig = self.tap_script_sigs.get(leaf[1:33] + leaf_hash)
+            if sig is None:
+                continue
+            stack = [sig, leaf, min(controls, key=lambda c: (len(c), c))]
+            if best is None or _stack_size(best) > _stack_size(stack):
+                best = stack
+        return best
+
     def script(self, script_hash: bytes) -> bytes | None:
         for script in (self.redeem_script, self.witness_script):
             if script and hash160(script) == script_hash:
                 return script
         return None
+
+
+def _stack_size(stack: list[bytes]) -> int:
+    return len(Witness(stack).serialize())
 
 
 def _multisig(script: bytes) -> tuple[int, list[bytes]] | None:
@@ -138,7 +168,8 @@ def _step(data: _Data, script: bytes) -> tuple[str, list[bytes]] | None:  # noqa
         return "witness_v0_scripthash", [found]
     if len(script) == 34 and script[:2] == b"\x51\x20":
         sig = data.tap_key_sig or (DUMMY_SCHNORR if data.dummy else None)
-        return None if sig is None else ("witness_v1_taproot", [sig])
+        stack = [sig] if sig is not None else data.script_path()
+        return None if stack is None else ("witness_v1_taproot", stack)
     multisig = _multisig(script)
     if multisig is not None:
         required, keys = multisig

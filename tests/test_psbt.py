@@ -31,6 +31,8 @@ from btc.psbt_records import (
     IN_PARTIAL_SIG,
     IN_REDEEM_SCRIPT,
     IN_TAP_KEY_SIG,
+    IN_TAP_LEAF_SCRIPT,
+    IN_TAP_SCRIPT_SIG,
     IN_WITNESS_SCRIPT,
     IN_WITNESS_UTXO,
     Record,
@@ -41,7 +43,16 @@ from node.rpc.psbt import verify_standard
 from node.script.opcodes import iter_ops
 from node.service import NodeService
 from node.store import Coin, Outpoint
-from tests.blocks import P2PK, Key, Multisig, TaprootKeyPath, copy_tx, spend
+from tests.blocks import (
+    P2PK,
+    Key,
+    Multisig,
+    TaprootKeyPath,
+    TaprootScriptPath,
+    copy_tx,
+    spend,
+    tapleaf,
+)
 from tests.rpcwords import raises_rpc
 from tests.test_node_mempool import address_of, mined_node
 
@@ -283,6 +294,7 @@ KINDS_TO_FINALIZE: list[tuple[str, Any]] = [
     ("p2sh-p2wpkh", "p2sh-p2wpkh"),
     *[(f"multisig-{w}", Multisig(2, (SIGNER, SECOND, THIRD), w)) for w in WRAPS],
     ("p2tr-keypath", TaprootKeyPath(SIGNER)),
+    ("p2tr-scriptpath", TaprootScriptPath(SECOND, SIGNER, sibling=bytes(range(32)))),
 ]
 
 
@@ -318,6 +330,10 @@ def test_finalize_builds_what_a_signer_would(name: str, kind: Any) -> None:
             found.set(IN_PARTIAL_SIG, sig, key.pub)
     elif isinstance(template, TaprootKeyPath):
         found.set(IN_TAP_KEY_SIG, witness_items[0])
+    elif isinstance(template, TaprootScriptPath):
+        sig, leaf, control = witness_items
+        found.set(IN_TAP_LEAF_SCRIPT, leaf + bytes([0xC0]), control)
+        found.set(IN_TAP_SCRIPT_SIG, sig, SIGNER.xonly + tapleaf(leaf))
     elif isinstance(template, P2PK):
         found.set(IN_PARTIAL_SIG, script_items[0], SIGNER.pub)
     else:
