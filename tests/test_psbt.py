@@ -113,6 +113,8 @@ def test_combiner(node: NodeService, case: dict[str, Any]) -> None:
 def test_combining_nothing_or_different_transactions(node: NodeService) -> None:
     with raises_rpc(-8, "^Parameter 'txs' cannot be empty$"):
         call(node, "combinepsbt", [])
+    with raises_rpc(-3, "^JSON value of type number is not of expected type string$"):
+        call(node, "combinepsbt", [1])
     first, second = VECTORS["valid"][0], VECTORS["creator"][0]["result"]
     with raises_rpc(-8, r"^PSBTs not compatible \(different transactions\)$"):
         call(node, "combinepsbt", [first, second])

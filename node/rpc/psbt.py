@@ -39,6 +39,7 @@ from node.rpc.rawtransactions import CREATE_TX_PARAMS
 from node.rpc.txjson import decode_hex_tx
 from node.script import ScriptError, transaction_sigop_cost, verify_input
 from node.store import Outpoint
+from rpc.dispatch import json_type
 from rpc.spec import REQUIRED, Param, Table, Type
 
 if TYPE_CHECKING:
@@ -125,8 +126,12 @@ async def combinepsbt(node: NodeService, txs: list[Any]) -> str:
 
 
 def _string(value: Any) -> str:
+    """UniValue's get_str, as Core reads each element of ``txs``."""
     if not isinstance(value, str):
-        raise RpcError(RpcCode.TYPE_ERROR, "JSON value is not a string as expected")
+        raise RpcError(
+            RpcCode.TYPE_ERROR,
+            f"JSON value of type {json_type(value)} is not of expected type string",
+        )
     return value
 
 
