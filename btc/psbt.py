@@ -9,9 +9,9 @@ type; proprietary, then unknown records last), dropping what Core drops (an inpu
 data once it is final, empty scripts, version 0). So a PSBT read and written again is the
 same text Core would produce.
 
-Node and wallet both use this module: the codec and combining here, the records and
-Core's checks on them in :mod:`btc.psbt_records`, finalizing and analysis in
-:mod:`btc.psbt_sign`.
+Node and wallet both use this module: the codec and combining here, the records in
+:mod:`btc.psbt_records` and Core's checks on them in :mod:`btc.psbt_checks`, finalizing in
+:mod:`btc.psbt_sign` and analysis in :mod:`btc.psbt_analyze`.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from btc.primitives import (
     serialize_transaction,
     txid,
 )
+from btc.psbt_checks import check_record
 from btc.psbt_records import (
     GLOBAL_UNSIGNED_TX,
     GLOBAL_VERSION,
@@ -57,7 +58,6 @@ from btc.psbt_records import (
     PsbtError,
     Record,
     at_end,
-    check_record,
     exact,
     read_output,
     read_unsigned,

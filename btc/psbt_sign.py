@@ -6,7 +6,8 @@ the PSBT carries: P2PK, P2PKH, P2WPKH, P2SH-P2WPKH, multisig bare or in P2SH, P2
 P2SH-P2WSH, taproot key-path spends, and taproot script paths through a leaf that is one
 key's ``<key> CHECKSIG`` (Core's smallest such witness). What it cannot find it names as
 Core does (missing pubkeys, signatures, redeem or witness script), which is what
-``analyzepsbt`` reports. Other tapscript leaves (multi_a, miniscript) are not finished.
+``analyzepsbt`` (:mod:`btc.psbt_analyze`) reports. Other tapscript leaves (multi_a,
+miniscript) are not finished.
 
 Checking a finished input needs a script interpreter, which lives outside this package: the
 caller passes ``verify(tx, index, spent_outputs) -> bool`` (Core's VerifyScript with the
@@ -271,13 +272,13 @@ def spent_outputs(psbt: Psbt) -> list[SpentOutput]:
     return [(0, b"") if o is None else (o.value, o.script_pubkey.data) for o in found]
 
 
-def _copy(tx: Transaction) -> Transaction:
+def copy_unsigned(tx: Transaction) -> Transaction:
     vin = [TransactionInput(i.txid, i.vout, sequence=i.sequence) for i in tx.vin]
     return Transaction(version=tx.version, vin=vin, vout=list(tx.vout), locktime=tx.locktime)
 
 
-def _with_final(psbt: Psbt, index: int, script_sig: bytes, witness: list[bytes]) -> Transaction:
-    tx = _copy(psbt.tx)
+def with_final(psbt: Psbt, index: int, script_sig: bytes, witness: list[bytes]) -> Transaction:
+    tx = copy_unsigned(psbt.tx)
     tx.vin[index].script_sig = Script(script_sig)
     tx.vin[index].witness = Witness(witness)
     return tx
@@ -299,7 +300,7 @@ def signed_and_verified(psbt: Psbt, index: int, verify: Verify) -> bool:
     if not psbt.is_final(index) or psbt.utxo(index) is None:
         return False
     script_sig, witness = final_fields(psbt, index)
-    return verify(_with_final(psbt, index, script_sig, witness), index, spent_outputs(psbt))
+    return verify(with_final(psbt, index, script_sig, witness), index, spent_outputs(psbt))
 
 
 def finalize_input(psbt: Psbt, index: int, verify: Verify) -> bool:
@@ -313,7 +314,7 @@ def finalize_input(psbt: Psbt, index: int, verify: Verify) -> bool:
     solved = solve(psbt, index, utxo.script_pubkey.data)
     if not solved.solved:
         return False
-    tx = _with_final(psbt, index, solved.script_sig, solved.witness)
+    tx = with_final(psbt, index, solved.script_sig, solved.witness)
     if not verify(tx, index, spent_outputs(psbt)):
         return False
     found = psbt.inputs[index]
@@ -335,108 +336,9 @@ def finalize(psbt: Psbt, verify: Verify) -> bool:
 
 def extract(psbt: Psbt) -> Transaction:
     """The network transaction of a finalized PSBT (Core's FinalizeAndExtractPSBT)."""
-    tx = _copy(psbt.tx)
+    tx = copy_unsigned(psbt.tx)
     for index, txin in enumerate(tx.vin):
         script_sig, witness = final_fields(psbt, index)
         txin.script_sig = Script(script_sig)
         txin.witness = Witness(witness)
     return tx
-
-
-# --- AnalyzePSBT ------------------------------------------------------------------------------
-
-ROLES = ("creator", "updater", "signer", "finalizer", "extractor")  # Core's PSBTRole order
-MAX_MONEY_SATS = 21_000_000 * 100_000_000
-
-
-@dataclass
-class InputAnalysis:
-    has_utxo: bool = False
-    is_final: bool = False
-    next: str = "extractor"
-    missing: Solved | None = None
-
-
-@dataclass
-class Analysis:
-    """Core's PSBTAnalysis."""
-
-    inputs: list[InputAnalysis] = field(default_factory=list)
-    next: str = "extractor"
-    fee: int | None = None
-    estimated_vsize: int | None = None
-    error: str = ""
-
-    def invalid(self, error: str) -> Analysis:
-        """Core's SetInvalid."""
-        return Analysis(next="creator", error=error)
-
-
-def _money(value: int) -> bool:
-    return 0 <= value <= MAX_MONEY_SATS
-
-
-def analyze(  # noqa: PLR0912 (Core's AnalyzePSBT, step by step)
-    psbt: Psbt, verify: Verify, vsize: Callable[[Transaction, Sequence[SpentOutput]], int]
-) -> Analysis:
-    """Core's AnalyzePSBT. ``vsize``: the sigop-adjusted virtual size of a finished
-    transaction spending the given outputs."""
-    result = Analysis()
-    total_in, calc_fee = 0, True
-    for index in range(len(psbt.tx.vin)):
-        analysis = InputAnalysis()
-        result.inputs.append(analysis)
-        utxo = psbt.utxo(index)
-        if utxo is not None:
-            if not _money(utxo.value) or not _money(total_in + utxo.value):
-                return result.invalid(f"PSBT is not valid. Input {index} has invalid value")
-            total_in += utxo.value
-            analysis.has_utxo = True
-        else:
-            analysis.next = "updater"
-            calc_fee = False
-        spk = utxo.script_pubkey.data if utxo is not None else b""
-        if spk[:1] == b"\x6a" or len(spk) > 10_000:
-            return result.invalid(f"PSBT is not valid. Input {index} spends unspendable output")
-        if not signed_and_verified(psbt, index, verify):
-            solved = solve(psbt, index, spk) if utxo is not None else Solved()
-            complete = solved.solved and verify(
-                _with_final(psbt, index, solved.script_sig, solved.witness),
-                index,
-                spent_outputs(psbt),
-            )
-            if complete:
-                analysis.next = "finalizer"
-            else:
-                analysis.missing = solved
-                only_sigs = not (
-                    solved.missing_pubkeys
-                    or solved.missing_redeem_script
-                    or solved.missing_witness_script
-                )
-                analysis.next = "signer" if only_sigs and solved.missing_sigs else "updater"
-        elif utxo is not None:
-            analysis.is_final = True
-    result.next = min((a.next for a in result.inputs), key=ROLES.index, default="extractor")
-    if not calc_fee:
-        return result
-    total_out = 0
-    for out in psbt.tx.vout:
-        if not _money(out.value) or not _money(total_out + out.value):
-            return result.invalid("PSBT is not valid. Output amount invalid")
-        total_out += out.value
-    result.fee = total_in - total_out
-    sized = _copy(psbt.tx)
-    for index, txin in enumerate(sized.vin):
-        if psbt.is_final(index):
-            script_sig, witness = final_fields(psbt, index)
-        else:
-            utxo = psbt.utxo(index)
-            solved = solve(psbt, index, utxo.script_pubkey.data, dummy=True) if utxo else None
-            if solved is None or not solved.solved:
-                return result
-            script_sig, witness = solved.script_sig, solved.witness
-        txin.script_sig = Script(script_sig)
-        txin.witness = Witness(witness)
-    result.estimated_vsize = vsize(sized, spent_outputs(psbt))
-    return result

@@ -20,13 +20,13 @@ from btc.primitives import (
     tx_weight,
 )
 from btc.psbt import Psbt, PsbtError, combine, decode_base64
+from btc.psbt_analyze import analyze
 from btc.psbt_records import (
     IN_NON_WITNESS_UTXO,
     IN_WITNESS_UTXO,
 )
 from btc.psbt_sign import (
     add_witness_utxo,
-    analyze,
     extract,
     finalize,
     remove_unnecessary_transactions,
