@@ -3,6 +3,7 @@ PSBT shown field by field, in Core's order and with Core's names."""
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 from embit import base58
@@ -12,6 +13,7 @@ from btc.primitives import (
     MAX_MONEY,
     hash160,
     parse_transaction,
+    read_compact_size,
 )
 from btc.psbt import Psbt
 from btc.psbt_records import (
@@ -86,9 +88,9 @@ def _derivations(pairs: list[tuple[bytes, bytes]]) -> list[dict[str, Any]]:
 def _tap_derivations(pairs: list[tuple[bytes, bytes]]) -> list[dict[str, Any]]:
     shown = []
     for key, value in pairs:
-        count = value[0]  # fewer than 253 leaf hashes: a one-byte CompactSize
-        hashes = sorted(value[1 + 32 * i : 33 + 32 * i] for i in range(count))
-        origin = value[1 + 32 * count :]
+        stream = io.BytesIO(value)
+        hashes = sorted({stream.read(32) for _ in range(read_compact_size(stream))})
+        origin = stream.read()
         shown.append(
             {
                 "pubkey": key.hex(),
@@ -253,13 +255,11 @@ def _output_json(found: KeyMap) -> dict[str, Any]:
 
 
 def _tap_tree(tree: bytes) -> list[dict[str, Any]]:
-    leaves, at = [], 0
-    while at < len(tree):
-        depth, version, size = tree[at], tree[at + 1], tree[at + 2]  # short scripts only
-        leaves.append(
-            {"depth": depth, "leaf_ver": version, "script": tree[at + 3 : at + 3 + size].hex()}
-        )
-        at += 3 + size
+    leaves, stream = [], io.BytesIO(tree)
+    while stream.tell() < len(tree):
+        depth, version = stream.read(2)
+        script = stream.read(read_compact_size(stream))
+        leaves.append({"depth": depth, "leaf_ver": version, "script": script.hex()})
     return leaves
 
 
