@@ -113,10 +113,12 @@ def test_sendrawtransaction_and_cores_named_errors(proxy: Any, funded: bytes):
     pay = spend([(outpoint, coin)], [(coin.value - FEE, KEY.script("p2wpkh"))], KEY)
     assert proxy.sendrawtransaction(as_lib_tx(pay)) == txid(pay)
 
-    conflict = spend([(outpoint, coin)], [(coin.value - 2 * FEE, KEY.script("p2wpkh"))], KEY)
+    # Paying less than what it would replace: refused under full RBF (Core's rule 6).
+    conflict = spend([(outpoint, coin)], [(coin.value - FEE // 2, KEY.script("p2wpkh"))], KEY)
     with pytest.raises(rpc.VerifyRejectedError) as rejected:  # -26
         proxy.sendrawtransaction(as_lib_tx(conflict))
-    assert rejected.value.error == {"code": -26, "message": "txn-mempool-conflict"}
+    assert rejected.value.error["code"] == -26
+    assert rejected.value.error["message"].startswith("insufficient fee, rejecting replacement ")
 
     missing = spend(
         [(type(outpoint)(b"\x01" * 32, 0), coin)], [(coin.value - FEE, KEY.script("p2wpkh"))], KEY

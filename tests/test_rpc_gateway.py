@@ -16,7 +16,7 @@ from typing import Any
 
 from embit import bech32
 
-from btc.primitives import Block, serialize_transaction
+from btc.primitives import Block, hash_to_hex, serialize_transaction, txid
 from config.models import RpcSettings
 from node.service import MISSING_INPUTS as MISSING
 from node.store import Outpoint
@@ -26,7 +26,6 @@ from tests.conftest import Running, splitd_cli
 from tests.procs import gone, wait_until
 from tests.test_rpc_http import basic
 
-CONFLICT = "txn-mempool-conflict"
 UNDECODABLE = "TX decode failed. Make sure the tx has at least one input."  # Core's words
 
 
@@ -137,7 +136,10 @@ def test_every_reject_is_the_same_over_json_rpc_as_through_splitd_node(splitd, d
     ((outpoint, coin), *_) = coins_of(Block.parse(bytes.fromhex(raw)).txs[0], 1)
     pay = spend([(outpoint, coin)], [(coin.value - 10_000, key.script("p2wpkh"))], key)
     assert call(port, cookie, "sendrawtransaction", [serialize_transaction(pay).hex()])[0] == 200
-    conflict = spend([(outpoint, coin)], [(coin.value - 20_000, key.script("p2wpkh"))], key)
+    # The same fee to another script of the same size: under full RBF, a replacement that
+    # does not pay more is refused (Core's rule 6, PaysMoreThanConflicts).
+    other = Key.from_int(99).script("p2wpkh")
+    conflict = spend([(outpoint, coin)], [(coin.value - 10_000, other)], key)
     nowhere = Outpoint(b"\x01" * 32, 0)
     missing = spend([(nowhere, coin)], [(coin.value - 10_000, key.script("p2wpkh"))], key)
 
@@ -146,7 +148,8 @@ def test_every_reject_is_the_same_over_json_rpc_as_through_splitd_node(splitd, d
             "sendrawtransaction",
             [serialize_transaction(conflict).hex()],
             -26,
-            "txn-mempool-conflict",
+            f"insufficient fee, rejecting replacement {hash_to_hex(txid(conflict))}; new feerate"
+            " 0.00090909 BTC/kvB <= old feerate 0.00090909 BTC/kvB",
         ),
         ("sendrawtransaction", [serialize_transaction(missing).hex()], -25, MISSING),
         ("sendrawtransaction", ["zz"], -22, UNDECODABLE),
