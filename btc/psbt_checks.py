@@ -57,6 +57,7 @@ from btc.psbt_records import (
     read_unsigned,
     vector,
 )
+from btc.signatures import is_defined_hashtype_signature, is_valid_signature_encoding
 
 
 def valid_pubkey(key: bytes) -> bool:
@@ -164,28 +165,7 @@ def _sized(size: int, message: str) -> Callable[[Record], None]:
 def _check_signature_encoding(sig: bytes) -> bool:
     """Core's CheckSignatureEncoding with DERSIG|STRICTENC: strict DER (BIP66) and a defined
     sighash type."""
-    if not sig:
-        return False
-    if not _is_valid_der(sig):
-        return False
-    return 1 <= (sig[-1] & ~0x80) <= 3
-
-
-def _is_valid_der(sig: bytes) -> bool:
-    """Core's IsValidSignatureEncoding (BIP66), the sighash byte included."""
-    if not 9 <= len(sig) <= 73 or sig[0] != 0x30 or sig[1] != len(sig) - 3:
-        return False
-    len_r = sig[3]
-    if 5 + len_r >= len(sig):
-        return False
-    len_s = sig[5 + len_r]
-    if len_r + len_s + 7 != len(sig) or sig[2] != 0x02 or len_r == 0 or sig[4] & 0x80:
-        return False
-    if len_r > 1 and sig[4] == 0 and not sig[5] & 0x80:
-        return False
-    if sig[len_r + 4] != 0x02 or len_s == 0 or sig[len_r + 6] & 0x80:
-        return False
-    return not (len_s > 1 and sig[len_r + 6] == 0 and not sig[len_r + 7] & 0x80)
+    return is_valid_signature_encoding(sig) and is_defined_hashtype_signature(sig)
 
 
 def _check_input(record: Record, seen: KeyMap) -> None:  # noqa: PLR0912, PLR0915 (Core's cases)

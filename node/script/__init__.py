@@ -19,8 +19,8 @@ Reject reasons are Core's since v30 (#33183): ``mempool-script-verify-flag-faile
 ``block-script-verify-flag-failed (<...>)`` with the consensus flags only.
 """
 
+from btc.signatures import is_valid_signature_encoding
 from node.script.checker import Checker, TransactionChecker
-from node.script.encoding import is_valid_signature_encoding
 from node.script.errors import BLOCK_PREFIX, MEMPOOL_PREFIX, Err, EvalError, ScriptError
 from node.script.flags import BLOCK_FLAGS, MANDATORY_FLAGS, STANDARD_FLAGS, Flags
 from node.script.interpreter import eval_script

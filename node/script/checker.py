@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 from embit.transaction import Transaction
 
-from node.script.encoding import SIGHASH_DEFAULT, SIGVERSION_BASE, pubkey_valid_size
+from btc.signatures import SIGHASH_DEFAULT
+from node.script.encoding import SIGVERSION_BASE, pubkey_valid_size
 from node.script.errors import Err, EvalError
 from node.script.secp import verify_ecdsa, verify_schnorr
 from node.script.sigcache import SignatureCache

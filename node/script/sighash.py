@@ -19,13 +19,8 @@ from collections.abc import Callable, Sequence
 from embit.transaction import Transaction
 
 from btc.primitives import compact_size, serialize_output, sha256d
-from node.script.encoding import (
-    SIGHASH_ANYONECANPAY,
-    SIGHASH_DEFAULT,
-    SIGHASH_NONE,
-    SIGHASH_SINGLE,
-    SIGVERSION_TAPSCRIPT,
-)
+from btc.signatures import SIGHASH_ANYONECANPAY, SIGHASH_DEFAULT, SIGHASH_NONE, SIGHASH_SINGLE
+from node.script.encoding import SIGVERSION_TAPSCRIPT
 from node.script.opcodes import OP_CODESEPARATOR, TruncatedPush, get_op
 
 ONE = b"\x01" + bytes(31)  # Core's uint256::ONE as raw bytes (little-endian 1)
