@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 from btc.addresses import AddressError, address_to_script
 from btc.amounts import btc
-from btc.primitives import parse_transaction
 from ipc.interfaces import RpcCode, RpcError
 from rpc.spec import Param, Table, Type
 from wallet.keys import BECH32, BECH32M, CHANGE, RECEIVE
@@ -34,6 +33,13 @@ ADDRESS_TYPE = Param(
 INCLUDE_WATCHONLY = Param(
     "include_watchonly", Type.BOOL, "(DEPRECATED) No longer used", True, "true"
 )
+
+
+def label_from_value(label: str | None) -> str | None:
+    """Core's LabelFromValue: "*" is no label's name."""
+    if label == "*":
+        raise RpcError(RpcCode.WALLET_INVALID_LABEL_NAME, "Invalid label name")
+    return label
 
 
 def _address_type(address_type: str | None) -> str:
@@ -206,14 +212,17 @@ async def listtransactions(
         raise RpcError(RpcCode.INVALID_PARAMETER, "Negative count")
     if skip < 0:
         raise RpcError(RpcCode.INVALID_PARAMETER, "Negative from")
+    wanted = None if label == "*" else label_from_value(label)
+    if wanted == "":
+        raise RpcError(
+            RpcCode.INVALID_PARAMETER, 'Label argument must be a valid label name or "*".'
+        )
     await wallet.synced()
     view = wallet.view()
     entries: list[dict[str, Any]] = []
     for row in wallet.db.txs(state=None):
         common = view.tx_fields(row)
-        for entry in view.entries(row):
-            if label in (None, "*") or entry.get("label") == label:
-                entries.append(entry | common)
+        entries.extend(entry | common for entry in view.entries(row, label=wanted))
     end = len(entries) - skip
     return entries[max(0, end - count) : max(0, end)]
 
@@ -245,18 +254,16 @@ async def gettransaction(
     if row is None:
         raise RpcError(RpcCode.INVALID_ADDRESS_OR_KEY, "Invalid or non-wallet transaction id")
     view = wallet.view()
-    tx = parse_transaction(row.raw)
-    debit, _ = wallet.db.debit(tx)
-    credit = sum(out.value for out in tx.vout if wallet.db.is_mine(out.script_pubkey.data))
-    if row.coinbase and view.confirmations(row.height) < MATURE_CONFIRMATIONS:
-        credit = 0  # Core values an immature coinbase at nothing
-    fee = sum(out.value for out in tx.vout) - debit if debit else 0
-    result: dict[str, Any] = {"amount": btc(credit - debit - fee)}
-    if debit:
+    # Core's: amount = credit - debit - fee, fee = value out - debit, with the debit the
+    # wallet recorded when it first saw the transaction (a reorg cannot change either).
+    fee = sum(out.value for out in view.tx(row).vout) - row.debit if row.debit else 0
+    result: dict[str, Any] = {"amount": btc(view.credit(row) - row.debit - fee)}
+    if row.debit:
         result["fee"] = btc(fee)
     result |= view.tx_fields(row)
     result["details"] = view.entries(row)
     result["hex"] = row.raw.hex()
+    result["lastprocessedblock"] = wallet.last_processed()
     return result
 
 
