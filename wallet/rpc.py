@@ -13,6 +13,7 @@ from btc.addresses import AddressError, address_to_script
 from btc.amounts import btc
 from ipc.interfaces import RpcCode, RpcError
 from rpc.spec import Param, Table, Type
+from wallet import rpc_history
 from wallet.keys import BECH32, BECH32M, CHANGE, RECEIVE
 from wallet.view import MATURE_CONFIRMATIONS
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from wallet.service import WalletService
 
 TABLE = Table("wallet")
-TABLES = (TABLE,)
+TABLES = (TABLE, rpc_history.TABLE)
 WALLET_VERSION = 169900  # Core's FEATURE_LATEST
 MAX_CONFIRMATIONS = 9_999_999
 ADDRESS_TYPE = Param(
@@ -33,13 +34,6 @@ ADDRESS_TYPE = Param(
 INCLUDE_WATCHONLY = Param(
     "include_watchonly", Type.BOOL, "(DEPRECATED) No longer used", True, "true"
 )
-
-
-def label_from_value(label: str | None) -> str | None:
-    """Core's LabelFromValue: "*" is no label's name."""
-    if label == "*":
-        raise RpcError(RpcCode.WALLET_INVALID_LABEL_NAME, "Invalid label name")
-    return label
 
 
 def _address_type(address_type: str | None) -> str:
@@ -212,7 +206,7 @@ async def listtransactions(
         raise RpcError(RpcCode.INVALID_PARAMETER, "Negative count")
     if skip < 0:
         raise RpcError(RpcCode.INVALID_PARAMETER, "Negative from")
-    wanted = None if label == "*" else label_from_value(label)
+    wanted = None if label == "*" else rpc_history.label_from_value(label)
     if wanted == "":
         raise RpcError(
             RpcCode.INVALID_PARAMETER, 'Label argument must be a valid label name or "*".'

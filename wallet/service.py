@@ -408,6 +408,12 @@ class WalletService(Wallet, ChainNotifications):
         with self.db.transaction():
             return self.db.hand_out(self.keychain, chain, self._keypool, label, kind)
 
+    def node_chain(self) -> Chain:
+        """The node we are attached to, for a method that must ask it about blocks."""
+        if self._chain is None:
+            raise WorkerUnavailable("the wallet is not attached to a node")
+        return self._chain
+
     def view(self) -> View:
         """One consistent look at the history, for one call."""
         return View(self.db, self._mempool, self.network)
