@@ -375,8 +375,9 @@ class WalletService(Wallet, ChainNotifications):
             async with asyncio.timeout(SYNC_WAIT_S):
                 while True:
                     progress = self._progress
-                    if self._has_processed(tip):
-                        return
+                    if await self._has_processed(chain, tip):
+                        async with self._lock:  # and whatever that block set off (_after_reorg)
+                            return
                     await progress.wait()
         except TimeoutError:
             last = self.db.last_block()
@@ -388,11 +389,20 @@ class WalletService(Wallet, ChainNotifications):
                 waited_s=SYNC_WAIT_S,
             )
 
-    def _has_processed(self, tip: BlockRef) -> bool:
+    async def _has_processed(self, chain: Chain, tip: BlockRef) -> bool:
+        """At ``tip``, or past it on the node's chain: ahead of a tip that went lower (an
+        invalidateblock) is a stale branch whose disconnects are still on their way."""
         last = self.db.last_block()
-        if last is None:
+        if last is None or self.db.block_hash_at(tip.height) != tip.hash:
             return False
-        return last[0] > tip.height or self.db.block_hash_at(tip.height) == tip.hash
+        if last[0] == tip.height:
+            return True
+        try:
+            return await chain.block_hash(last[0]) == last[1]
+        except BlockNotFound:
+            return False
+        except SplitdError:
+            return True  # the node went away: answer from our own file, as above
 
     @contextlib.contextmanager
     def _moving(self) -> Iterator[None]:
