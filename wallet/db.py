@@ -27,7 +27,8 @@ from embit.transaction import Transaction
 from wallet.files import check_directory, check_private
 from wallet.keyrecords import LABEL_SCHEMA, KeyRecords, upgrade_keys_to_kinds
 from wallet.keys import Keychain, new_entropy
-from wallet.txrecords import TX_SCHEMA, BlockPosition, TxRecords, upgrade_to_history
+from wallet.txrecords import BlockPosition, TxRecords
+from wallet.txschema import TX_SCHEMA, upgrade_to_history
 
 SCHEMA_VERSION = 3  # 2: keys have a kind (bech32, bech32m); 3: history kept across reorgs
 WALLET_FILE = "wallet.sqlite"

@@ -21,57 +21,17 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from embit.transaction import Transaction
 
-from btc.primitives import (
-    hash_to_hex,
-    is_coinbase,
-    parse_transaction,
-    serialize_transaction,
-    txid,
-    wtxid,
-)
+from btc.primitives import hash_to_hex, is_coinbase, serialize_transaction, txid, wtxid
+from wallet.txschema import inputs_of, record_io, value_of
 
 ACTIVE = "active"
 CONFLICTED = "conflicted"
 ABANDONED = "abandoned"
-
-TX_SCHEMA = """
-CREATE TABLE IF NOT EXISTS txs (
-    txid TEXT PRIMARY KEY,
-    wtxid TEXT NOT NULL,
-    raw BLOB NOT NULL,
-    coinbase INTEGER NOT NULL,
-    height INTEGER,
-    block_hash TEXT,
-    block_index INTEGER,
-    block_time INTEGER,
-    time_received INTEGER NOT NULL,
-    seq INTEGER NOT NULL,
-    state TEXT NOT NULL DEFAULT 'active',
-    debit INTEGER NOT NULL DEFAULT 0,
-    conflict_block TEXT,
-    conflict_height INTEGER
-);
-CREATE INDEX IF NOT EXISTS txs_block ON txs (block_hash);
-CREATE TABLE IF NOT EXISTS coins (
-    txid TEXT NOT NULL,
-    vout INTEGER NOT NULL,
-    value INTEGER NOT NULL,
-    script BLOB NOT NULL,
-    PRIMARY KEY (txid, vout)
-);
-CREATE TABLE IF NOT EXISTS spends (
-    prev_txid TEXT NOT NULL,
-    prev_vout INTEGER NOT NULL,
-    txid TEXT NOT NULL,
-    PRIMARY KEY (prev_txid, prev_vout, txid)
-);
-CREATE INDEX IF NOT EXISTS spends_txid ON spends (txid);
-"""
 
 
 @dataclass(frozen=True)
@@ -159,67 +119,6 @@ def _coin_row(row: Sequence[object]) -> CoinRow:
     )
 
 
-def _inputs(tx: Transaction) -> list[tuple[str, int]]:
-    return [] if is_coinbase(tx) else [(i.txid.hex(), i.vout) for i in tx.vin]
-
-
-def upgrade_to_history(connection: sqlite3.Connection, scripts: set[bytes]) -> None:
-    """Schema 2 -> 3 (inside a transaction): every input recorded, coins rebuilt from the
-    transactions (schema 2 deleted those of conflicted ones), each debit valued from them.
-    A schema-2 conflict named no block: it becomes a mempool conflict (depth 0)."""
-
-    def columns(table: str) -> set[str]:
-        return {str(row[1]) for row in connection.execute(f"PRAGMA table_info({table})")}
-
-    if "spent_by" in columns("coins"):
-        connection.execute("DROP INDEX IF EXISTS coins_spent_by")
-        connection.execute("ALTER TABLE coins DROP COLUMN spent_by")
-    present = columns("txs")
-    for column in (
-        "debit INTEGER NOT NULL DEFAULT 0",
-        "conflict_block TEXT",
-        "conflict_height INTEGER",
-    ):
-        if column.split()[0] not in present:
-            connection.execute(f"ALTER TABLE txs ADD COLUMN {column}")
-    rows = connection.execute("SELECT txid, raw FROM txs ORDER BY seq").fetchall()
-    parsed = [(str(tx_hash), parse_transaction(bytes(raw))) for tx_hash, raw in rows]
-    for tx_hash, tx in parsed:
-        _record_io(connection, tx_hash, tx, scripts)
-    for tx_hash, tx in parsed:
-        connection.execute(
-            "UPDATE txs SET debit = ? WHERE txid = ?", (_value_of(connection, _inputs(tx)), tx_hash)
-        )
-
-
-def _record_io(
-    connection: sqlite3.Connection, tx_hash: str, tx: Transaction, scripts: set[bytes]
-) -> None:
-    """A transaction's inputs, and the coins it pays us."""
-    connection.executemany(
-        "INSERT OR IGNORE INTO spends (prev_txid, prev_vout, txid) VALUES (?, ?, ?)",
-        [(prev, vout, tx_hash) for prev, vout in _inputs(tx)],
-    )
-    connection.executemany(
-        "INSERT OR IGNORE INTO coins (txid, vout, value, script) VALUES (?, ?, ?, ?)",
-        [
-            (tx_hash, vout, out.value, out.script_pubkey.data)
-            for vout, out in enumerate(tx.vout)
-            if out.script_pubkey.data in scripts
-        ],
-    )
-
-
-def _value_of(connection: sqlite3.Connection, outpoints: Iterable[tuple[str, int]]) -> int:
-    total = 0
-    for prev, vout in outpoints:
-        row = connection.execute(
-            "SELECT value FROM coins WHERE txid = ? AND vout = ?", (prev, vout)
-        ).fetchone()
-        total += 0 if row is None else int(row[0])
-    return total
-
-
 class TxRecords:
     """The transaction half of ``WalletDB``; the caller commits (``transaction()``)."""
 
@@ -289,7 +188,7 @@ class TxRecords:
         (Core's AddToWalletIfInvolvingMe/MarkConflicted); unconfirmed, it is a stale
         sighting if a confirmed one spends its inputs, else it replaces the unconfirmed ones.
         """
-        inputs = _inputs(tx)
+        inputs = inputs_of(tx)
         tx_hash = tx_hash or hash_to_hex(txid(tx))
         if at is not None:
             for rival in self._rivals(tx_hash, inputs, "x.height IS NULL"):
@@ -306,9 +205,9 @@ class TxRecords:
                 return tx_hash
             for rival in self._rivals(tx_hash, inputs, "x.height IS NULL AND x.state = 'active'"):
                 self._recursively(rival, self._mempool_conflict)
-        _record_io(self.connection, tx_hash, tx, self._scripts)
+        record_io(self.connection, tx_hash, tx, self._scripts)
         if existing is None:
-            self._insert(tx, tx_hash, at, now, _value_of(self.connection, ours_spent))
+            self._insert(tx, tx_hash, at, now, value_of(self.connection, ours_spent))
         elif at is not None:
             self.connection.execute(
                 "UPDATE txs SET height = ?, block_hash = ?, block_index = ?, block_time = ?,"
