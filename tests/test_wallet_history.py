@@ -203,13 +203,17 @@ async def test_abandontransaction_gives_the_inputs_back(tmp_path: Path):
         with raises_rpc(RpcCode.INVALID_ADDRESS_OR_KEY, "^Transaction not eligible for aband"):
             await rpc(service, "abandontransaction", sent)  # in the mempool
         assert Decimal(47) < await rpc(service, "getbalance") < Decimal(48)  # only the change
-        chain.mempool.pop(sent)
-        await service.transaction_removed_from_mempool(sent, "expiry")
+        child = await rpc(service, "sendtoaddress", OTHER_ADDRESS, "1")  # spends the change
+        await chain.settled()
+        for tx_hash in (sent, child):  # evicted (Core's -mempoolexpiry)
+            chain.mempool.pop(tx_hash)
+            await service.transaction_removed_from_mempool(tx_hash, "expiry")
         assert await rpc(service, "abandontransaction", sent) is None
         assert await rpc(service, "abandontransaction", sent) is None  # no effect, no error
-        tx = await rpc(service, "gettransaction", sent)
-        assert [d["abandoned"] for d in tx["details"]] == [True]
-        assert tx["confirmations"] == 0
+        for tx_hash in (sent, child):  # its descendant too
+            tx = await rpc(service, "gettransaction", tx_hash)
+            assert [d["abandoned"] for d in tx["details"]] == [True]
+            assert tx["confirmations"] == 0
         [coin] = await rpc(service, "listunspent")
         assert coin["amount"] == 50
         assert await rpc(service, "getbalance") == Decimal(50)
@@ -356,3 +360,30 @@ async def test_a_schema_2_file_is_upgraded_with_its_history_rebuilt(tmp_path: Pa
     async with opened(tmp_path) as service:
         await service.attach(chain)
         assert _amounts(await rpc(service, "gettransaction", sent)) == before
+
+
+async def test_a_replacement_in_the_mempool_then_in_a_block(tmp_path: Path):
+    chain = BlockChain()
+    async with opened(tmp_path) as service:
+        await service.attach(chain)
+        script = await new_script(service)
+        first = payment_to(script, 3 * COIN)
+        await chain.broadcast_transaction(serialize_transaction(first))
+        await chain.settled()
+        replacement = payment_to(script, 2 * COIN)  # the same input: an RBF replacement
+        first_id, replacement_id = (hash_to_hex(txid(t)) for t in (first, replacement))
+        chain.mempool = {replacement_id: serialize_transaction(replacement)}
+        # what the node announces for a replacement: the new one added, the old one removed
+        await service.transaction_added_to_mempool(serialize_transaction(replacement))
+        await service.transaction_removed_from_mempool(first_id, "replaced")
+        tx = await rpc(service, "gettransaction", first_id)
+        assert (tx["confirmations"], tx["mempoolconflicts"]) == (0, [replacement_id])
+        assert tx["walletconflicts"] == [replacement_id]
+        assert (await _balances(service))["untrusted_pending"] == Decimal(2)
+        chain.mine_mempool()
+        await chain.settled()
+        tx = await rpc(service, "gettransaction", first_id)
+        assert (tx["confirmations"], tx["walletconflicts"]) == (-1, [replacement_id])
+        assert tx["mempoolconflicts"] == []
+        assert await rpc(service, "getbalance") == Decimal(2)
+        assert [e["txid"] for e in await rpc(service, "listunspent")] == [replacement_id]
