@@ -189,21 +189,23 @@ class TxRecords:
         sighting if a confirmed one spends its inputs, else it replaces the unconfirmed ones.
         """
         inputs = inputs_of(tx)
-        tx_hash = tx_hash or hash_to_hex(txid(tx))
-        if at is not None:
-            for rival in self._rivals(tx_hash, inputs, "x.height IS NULL"):
+        if at is not None and (spenders := self._spenders(inputs, "x.height IS NULL")):
+            tx_hash = tx_hash or hash_to_hex(txid(tx))
+            for rival in spenders - {tx_hash}:
                 self._recursively(rival, lambda t, a=at: self._block_conflict(t, a))
-        existing = self.tx(tx_hash)
         ours_spent = [op for op in inputs if self._coin_exists(*op)]
         ours_paid = any(out.script_pubkey.data in self._scripts for out in tx.vout)
-        if existing is None and not ours_spent and not ours_paid:
-            return None
+        if not ours_spent and not ours_paid:
+            return None  # coins are never deleted: a transaction we know still qualifies
+        tx_hash = tx_hash or hash_to_hex(txid(tx))  # only now: most of a block is not ours
+        existing = self.tx(tx_hash)
         if at is None:
-            if self._rivals(tx_hash, inputs, "x.height IS NOT NULL"):
+            if self._spenders(inputs, "x.height IS NOT NULL") - {tx_hash}:
                 return None  # a stale mempool sighting of a transaction a block conflicted
             if existing is not None and existing.height is not None:
                 return tx_hash
-            for rival in self._rivals(tx_hash, inputs, "x.height IS NULL AND x.state = 'active'"):
+            unconfirmed = self._spenders(inputs, "x.height IS NULL AND x.state = 'active'")
+            for rival in unconfirmed - {tx_hash}:
                 self._recursively(rival, self._mempool_conflict)
         record_io(self.connection, tx_hash, tx, self._scripts)
         if existing is None:
@@ -311,17 +313,18 @@ class TxRecords:
                 ).fetchall()
                 todo.extend(str(row[0]) for row in rows)
 
-    def _rivals(self, tx_hash: str, inputs: Sequence[tuple[str, int]], where: str) -> list[str]:
-        """Our other transactions spending one of ``inputs``, filtered by ``where`` on x."""
-        found: dict[str, None] = {}
+    def _spenders(self, inputs: Sequence[tuple[str, int]], where: str) -> set[str]:
+        """Our transactions spending one of ``inputs`` (Core's mapTxSpends), as ``where`` on
+        x (their txs row) filters them."""
+        found: set[str] = set()
         for prev, vout in inputs:
             rows = self.connection.execute(
                 "SELECT s.txid FROM spends s JOIN txs x ON x.txid = s.txid"
-                f" WHERE s.prev_txid = ? AND s.prev_vout = ? AND s.txid != ? AND {where}",
-                (prev, vout, tx_hash),
+                f" WHERE s.prev_txid = ? AND s.prev_vout = ? AND {where}",
+                (prev, vout),
             ).fetchall()
-            found.update((str(row[0]), None) for row in rows)
-        return list(found)
+            found.update(str(row[0]) for row in rows)
+        return found
 
     def _coin_exists(self, txid_hex: str, vout: int) -> bool:
         return (
