@@ -228,6 +228,8 @@ async def test_abandontransaction_gives_the_inputs_back(tmp_path: Path):
             await rpc(service, "abandontransaction", "00" * 32)
         with raises_rpc(RpcCode.INVALID_PARAMETER, "^txid must be of length 64"):
             await rpc(service, "abandontransaction", "00")
+        with raises_rpc(RpcCode.INVALID_PARAMETER, "^txid must be of length 64"):
+            await rpc(service, "gettransaction", "00")  # Core's ParseHashV there too
         with raises_rpc(RpcCode.INVALID_PARAMETER, "^txid must be hexadecimal string"):
             await rpc(service, "abandontransaction", "zz" * 32)
 

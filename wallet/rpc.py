@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from btc.addresses import AddressError, address_to_script
 from btc.amounts import btc
+from btc.primitives import hash_to_hex
 from ipc.interfaces import RpcCode, RpcError
+from rpc.params import parse_hash
 from rpc.spec import Param, Table, Type
 from wallet import rpc_history
 from wallet.keys import BECH32, BECH32M, CHANGE, RECEIVE
@@ -243,8 +245,9 @@ async def gettransaction(
         raise RpcError(
             RpcCode.INVALID_PARAMETER, "verbose=true (a decoded transaction) is not supported"
         )
+    tx_hash = hash_to_hex(parse_hash(txid, "txid"))
     await wallet.synced()
-    row = wallet.db.tx(txid.lower()) if len(txid) == 64 else None
+    row = wallet.db.tx(tx_hash)
     if row is None:
         raise RpcError(RpcCode.INVALID_ADDRESS_OR_KEY, "Invalid or non-wallet transaction id")
     view = wallet.view()
