@@ -142,6 +142,8 @@ def test_a_longer_branch_through_submitblock_conflicts_a_payment_and_its_spend(
         assert tx["confirmations"] == -3  # -(depth of the block holding the double spend)
         assert "blockhash" not in tx
     assert rpc("gettransaction", paid)["walletconflicts"] == [rival_id]
+    assert rpc("gettransaction", paid)["details"] == []  # Core lists receives at depth >= 0
+    assert paid not in {e["txid"] for e in rpc("listtransactions", "*", 100)}
     assert _amounts(rpc("gettransaction", spent)) == before
     assert [d["category"] for d in rpc("gettransaction", spent)["details"]] == ["send"]
     rival_tx = rpc("gettransaction", rival_id)
