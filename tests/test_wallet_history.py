@@ -7,6 +7,7 @@ wallet_abandonconflict.py, wallet_listsinceblock.py, wallet_labels.py)."""
 
 from __future__ import annotations
 
+import random
 import sqlite3
 from decimal import Decimal
 from pathlib import Path
@@ -16,7 +17,8 @@ from embit.script import Script
 from embit.transaction import Transaction, TransactionInput, TransactionOutput
 
 from btc.addresses import address_to_script
-from btc.primitives import hash_to_hex, parse_transaction, serialize_transaction, txid
+from btc.amounts import btc
+from btc.primitives import Block, hash_to_hex, parse_transaction, serialize_transaction, txid
 from ipc.interfaces import RpcCode
 from tests.rpcwords import raises_rpc
 from tests.walletchain import (
@@ -31,6 +33,7 @@ from tests.walletchain import (
     rpc,
 )
 from wallet.db import WALLET_FILE, WalletDB
+from wallet.view import MATURE_CONFIRMATIONS
 
 
 def _amounts(tx: dict[str, Any]) -> tuple[Any, ...]:
@@ -389,3 +392,66 @@ async def test_a_replacement_in_the_mempool_then_in_a_block(tmp_path: Path):
         assert tx["mempoolconflicts"] == []
         assert await rpc(service, "getbalance") == Decimal(2)
         assert [e["txid"] for e in await rpc(service, "listunspent")] == [replacement_id]
+
+
+def _chain_utxos(chain: BlockChain, mine: set[bytes]) -> dict[tuple[str, int], tuple[int, int]]:
+    """Our outputs unspent on the active chain and by the mempool, mature, from the
+    blocks and the mempool alone: (value, height)."""
+    utxos: dict[tuple[str, int], tuple[int, int, bool]] = {}
+    for connected_block in chain.active[1:]:
+        for index, tx in enumerate(Block.parse(connected_block.raw).txs):
+            if index:
+                for txin in tx.vin:
+                    utxos.pop((txin.txid.hex(), txin.vout), None)
+            for vout, out in enumerate(tx.vout):
+                if out.script_pubkey.data in mine:
+                    key = (hash_to_hex(txid(tx)), vout)
+                    utxos[key] = (out.value, connected_block.height, index == 0)
+    for raw in chain.mempool.values():  # spent by the wallet's unconfirmed sends
+        for txin in parse_transaction(raw).vin:
+            utxos.pop((txin.txid.hex(), txin.vout), None)
+    mature = chain.height + 1 - MATURE_CONFIRMATIONS
+    return {k: (v, h) for k, (v, h, cb) in utxos.items() if not cb or h <= mature}
+
+
+async def test_random_sends_and_reorgs_keep_the_wallet_equal_to_the_chain(tmp_path: Path):
+    """After any mix of sends, blocks, abandons and reorganisations (some orphaning our
+    coinbases), the confirmed coins the wallet counts are exactly our outputs unspent on
+    the active chain, computed from its blocks, and no amount or fee has changed."""
+    rng = random.Random(11)
+    chain = BlockChain()
+    async with funded(tmp_path, chain, blocks=3) as service:
+        mine = {bytes(row[0]) for row in service.db.connection.execute("SELECT script FROM keys")}
+        first_seen: dict[str, tuple[Any, ...]] = {}
+        for _ in range(40):
+            action = rng.choice(["send", "send", "mine", "mine", "reorg", "abandon"])
+            if action == "send" and await rpc(service, "getbalance") > 2:
+                await rpc(service, "sendtoaddress", OTHER_ADDRESS, str(rng.randint(1, 100) / 100))
+            elif action == "mine":
+                chain.mine_mempool(rng.choice([OTHER, sorted(mine)[0]]))
+            elif action == "reorg":  # now and then deep enough to orphan our coinbases
+                depth = rng.choice([1, 2, 3, 4, chain.height - 1])
+                chain.reorg(chain.height - depth, depth + rng.randint(0, 1))
+            elif action == "abandon":
+                view = service.view()
+                stuck = [
+                    row.txid
+                    for row in service.db.txs()
+                    if view.depth(row) == 0 and row.txid not in view.mempool and not row.coinbase
+                ]
+                if stuck:
+                    await rpc(service, "abandontransaction", rng.choice(stuck))
+            await chain.settled()
+            mine = {bytes(r[0]) for r in service.db.connection.execute("SELECT script FROM keys")}
+            expected = _chain_utxos(chain, mine)
+            unspent = await rpc(service, "listunspent", "1")
+            assert {(u["txid"], u["vout"]): u["amount"] for u in unspent} == {
+                k: btc(v) for k, (v, _) in expected.items()
+            }
+            assert await rpc(service, "getbalance", "*", "1") == btc(
+                sum(v for v, _ in expected.values())
+            )
+            for row in service.db.txs(state=None):  # and no amount or fee ever changes
+                if not row.coinbase:
+                    tx = await rpc(service, "gettransaction", row.txid)
+                    assert first_seen.setdefault(row.txid, _amounts(tx)) == _amounts(tx)

@@ -126,6 +126,7 @@ class BlockChain(Chain):
         self.active: list[ConnectedBlock] = [connected(genesis, 0)]
         self.known: dict[str, ConnectedBlock] = {self.active[0].hash: self.active[0]}
         self.mempool: dict[str, bytes] = {}
+        self.broadcast: set[str] = set()  # every transaction it ever accepted
         self.subscriptions: set[_Subscription] = set()
         self.replay = replay
         self.calls: list[str] = []
@@ -165,7 +166,14 @@ class BlockChain(Chain):
         return made
 
     def mine_mempool(self, payout: bytes = OTHER) -> ConnectedBlock:
-        txs = [parse_transaction(raw) for raw in self.mempool.values()]
+        """A block of the whole mempool, parents before children (a reorg may have put a
+        parent back after its child)."""
+        pending = {h: parse_transaction(raw) for h, raw in self.mempool.items()}
+        txs: list[Transaction] = []
+        while pending:
+            for tx_hash, tx in list(pending.items()):
+                if not any(i.txid.hex() in pending for i in tx.vin):
+                    txs.append(pending.pop(tx_hash))
         return self.mine(payout, txs=txs)[0]
 
     def _connect(self, block: ConnectedBlock) -> ConnectedBlock:
@@ -246,7 +254,8 @@ class BlockChain(Chain):
 
     async def broadcast_transaction(self, tx: bytes) -> str:
         """A toy mempool's checks: no duplicate, no double spend of a mempool transaction's
-        input, no input from a transaction only stale blocks hold (a reorg took it)."""
+        input, no input from a transaction it knows that neither the active chain nor the
+        mempool holds (a reorg took it); an input from one it never saw is someone else's."""
         parsed = parse_transaction(tx)
         tx_hash = hash_to_hex(txid(parsed))
         if tx_hash in self.mempool:
@@ -256,8 +265,10 @@ class BlockChain(Chain):
             raise TxRejected("txn-mempool-conflict")
         active = {hash_to_hex(txid(t)) for b in self.active for t in Block.parse(b.raw).txs}
         stale = {hash_to_hex(txid(t)) for b in self.known.values() for t in Block.parse(b.raw).txs}
-        if any(i.txid.hex() in stale - active - set(self.mempool) for i in parsed.vin):
+        gone = (stale | self.broadcast) - active - set(self.mempool)
+        if any(i.txid.hex() in gone for i in parsed.vin):
             raise TxRejected("bad-txns-inputs-missingorspent")
+        self.broadcast.add(tx_hash)
         self.mempool[tx_hash] = tx
         self.publish(lambda n: n.transaction_added_to_mempool(tx))
         return tx_hash
