@@ -88,6 +88,11 @@ def test_invalidateblock_orphans_coinbases_and_keeps_sends_then_reconsider(split
     }
     assert rpc("getrawmempool") == []
     assert rpc("getwalletinfo")["txcount"] == 103
+    assert _money(rpc("getreceivedbyaddress", mine)) == 0  # an orphan counts for nothing
+    assert _money(rpc("getreceivedbyaddress", mine, 0, True)) == 0
+    # neither confirmed nor in the mempool: the send may be abandoned now
+    assert rpc("abandontransaction", paid) is None
+    assert [d["abandoned"] for d in rpc("gettransaction", paid)["details"]] == [True]
 
     # reconsiderblock: generate/immature and confirmed again, the balances as they were
     rpc("reconsiderblock", first)
@@ -99,6 +104,14 @@ def test_invalidateblock_orphans_coinbases_and_keeps_sends_then_reconsider(split
     assert rpc("getbalances")["mine"] == balances
     for tx_hash in (paid, self_send):
         assert _amounts(rpc("gettransaction", tx_hash)) == before[tx_hash]
+    confirmed = rpc("gettransaction", paid)  # a block holding it ends the abandonment
+    assert (confirmed["confirmations"], confirmed["details"][0]["abandoned"]) == (1, False)
+    assert _money(rpc("getreceivedbyaddress", mine)) == 100  # the two mature coinbases
+    assert _money(rpc("getreceivedbyaddress", mine, 1, True)) == 101 * 50
+    rpc("setlabel", mine, "miner")
+    assert rpc("getaddressesbylabel", "miner") == {mine: {"purpose": "receive"}}
+    [row] = [r for r in rpc("listreceivedbyaddress") if r["address"] == mine]
+    assert (row["label"], _money(row["amount"]), len(row["txids"])) == ("miner", 100, 2)
 
 
 def test_a_longer_branch_through_submitblock_conflicts_a_payment_and_its_spend(
