@@ -141,12 +141,6 @@ class TxRecords:
             )
         return [_tx_row(row) for row in rows]
 
-    def txs_in_block(self, hash: str) -> list[TxRow]:
-        rows = self.connection.execute(
-            f"SELECT {_TX_COLUMNS} FROM txs WHERE block_hash = ? ORDER BY block_index", (hash,)
-        )
-        return [_tx_row(row) for row in rows]
-
     def tx_count(self) -> int:
         return int(self.connection.execute("SELECT COUNT(*) FROM txs").fetchone()[0])
 
