@@ -133,7 +133,7 @@ def test_a_schema_1_wallet_file_keeps_its_keys_as_bech32(tmp_path: Path):
         key = reopened.key_of(first.script)
         assert key is not None
         assert (key.kind, key.label, key.used) == (BECH32, "old", True)
-        assert reopened.meta("schema_version") == 2
+        assert reopened.meta("schema_version") == 3  # 1 -> 2 -> 3
         with reopened.transaction():
             after = reopened.hand_out(reopened.keychain(), RECEIVE, 3, None)
         assert after.index == first.index + 1

@@ -126,6 +126,7 @@ class BlockChain(Chain):
         self.active: list[ConnectedBlock] = [connected(genesis, 0)]
         self.known: dict[str, ConnectedBlock] = {self.active[0].hash: self.active[0]}
         self.mempool: dict[str, bytes] = {}
+        self.broadcast: set[str] = set()  # every transaction it ever accepted
         self.subscriptions: set[_Subscription] = set()
         self.replay = replay
         self.calls: list[str] = []
@@ -165,7 +166,14 @@ class BlockChain(Chain):
         return made
 
     def mine_mempool(self, payout: bytes = OTHER) -> ConnectedBlock:
-        txs = [parse_transaction(raw) for raw in self.mempool.values()]
+        """A block of the whole mempool, parents before children (a reorg may have put a
+        parent back after its child)."""
+        pending = {h: parse_transaction(raw) for h, raw in self.mempool.items()}
+        txs: list[Transaction] = []
+        while pending:
+            for tx_hash, tx in list(pending.items()):
+                if not any(i.txid.hex() in pending for i in tx.vin):
+                    txs.append(pending.pop(tx_hash))
         return self.mine(payout, txs=txs)[0]
 
     def _connect(self, block: ConnectedBlock) -> ConnectedBlock:
@@ -174,18 +182,38 @@ class BlockChain(Chain):
         self.publish(lambda n, b=block: n.block_connected(b))
         return block
 
-    def reorg(self, fork_height: int, count: int, payout: bytes = OTHER) -> list[ConnectedBlock]:
-        """Disconnect down to ``fork_height`` (telling subscribers), then mine ``count``."""
-        while self.height > fork_height:
-            gone = self.active.pop()
-            self.publish(lambda n, b=gone: n.block_disconnected(b))
+    def reorg(
+        self,
+        fork_height: int,
+        count: int,
+        payout: bytes = OTHER,
+        txs: Iterable[Transaction] = (),
+    ) -> list[ConnectedBlock]:
+        """Disconnect down to ``fork_height`` (telling subscribers), then mine ``count``,
+        the first holding ``txs``."""
+        self._disconnect_to(fork_height)
         parent = self.tip_block
         made = []
+        txs = list(txs)
         for i in range(count):  # a different time than the old branch: different hashes
-            block = make_block(parent.hash, parent.height + 1, parent.time + 1000 + i, payout)
+            block = make_block(parent.hash, parent.height + 1, parent.time + 1000 + i, payout, txs)
+            txs = []
             parent = self._connect(connected(block, parent.height + 1))
             made.append(parent)
         return made
+
+    def switch_to(self, branch: list[ConnectedBlock]) -> None:
+        """Make ``branch`` (blocks made before, oldest first) the active chain's top again,
+        as reconsiderblock does."""
+        self._disconnect_to(branch[0].height - 1)
+        assert self.tip_block.hash == branch[0].prev_hash
+        for block in branch:
+            self._connect(block)
+
+    def _disconnect_to(self, height: int) -> None:
+        while self.height > height:
+            gone = self.active.pop()
+            self.publish(lambda n, b=gone: n.block_disconnected(b))
 
     async def settled(self) -> None:
         """Wait until every subscriber has handled everything published so far."""
@@ -225,10 +253,22 @@ class BlockChain(Chain):
         return list(self.mempool.values())
 
     async def broadcast_transaction(self, tx: bytes) -> str:
+        """A toy mempool's checks: no duplicate, no double spend of a mempool transaction's
+        input, no input from a transaction it knows that neither the active chain nor the
+        mempool holds (a reorg took it); an input from one it never saw is someone else's."""
         parsed = parse_transaction(tx)
         tx_hash = hash_to_hex(txid(parsed))
         if tx_hash in self.mempool:
             raise TxRejected("txn-already-in-mempool")
+        spent = {(i.txid, i.vout) for raw in self.mempool.values() for i in _inputs(raw)}
+        if any((i.txid, i.vout) in spent for i in parsed.vin):
+            raise TxRejected("txn-mempool-conflict")
+        active = {hash_to_hex(txid(t)) for b in self.active for t in Block.parse(b.raw).txs}
+        stale = {hash_to_hex(txid(t)) for b in self.known.values() for t in Block.parse(b.raw).txs}
+        gone = (stale | self.broadcast) - active - set(self.mempool)
+        if any(i.txid.hex() in gone for i in parsed.vin):
+            raise TxRejected("bad-txns-inputs-missingorspent")
+        self.broadcast.add(tx_hash)
         self.mempool[tx_hash] = tx
         self.publish(lambda n: n.transaction_added_to_mempool(tx))
         return tx_hash
@@ -247,6 +287,10 @@ class BlockChain(Chain):
         for subscription in list(self.subscriptions):
             subscription.task.cancel()
         self.subscriptions.clear()
+
+
+def _inputs(raw: bytes) -> list[TransactionInput]:
+    return list(parse_transaction(raw).vin)
 
 
 class DeadChain(Chain):

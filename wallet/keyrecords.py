@@ -14,6 +14,16 @@ from dataclasses import dataclass
 from wallet.keys import BECH32, CHANGE, RECEIVE, DerivedKey, Keychain
 
 _KEY_COLUMNS = "script, kind, chain, idx, pubkey, address, used, label"
+RECEIVE_PURPOSE = "receive"
+SEND_PURPOSE = "send"
+# Core's address book: our keys with a label (NULL: change, or not handed out) are its
+# "receive" entries; other people's addresses given a label by setlabel its "send" ones.
+LABEL_SCHEMA = """
+CREATE TABLE IF NOT EXISTS address_book (
+    address TEXT PRIMARY KEY,
+    label TEXT NOT NULL
+);
+"""
 
 
 @dataclass(frozen=True)
@@ -135,3 +145,32 @@ class KeyRecords:
                 "SELECT COUNT(*) FROM keys WHERE chain = ? AND used = 0", (chain,)
             ).fetchone()[0]
         )
+
+    # -- labels (Core's address book) ------------------------------------------------------
+
+    def set_label(self, script: bytes, address: str, label: str) -> None:
+        """Core's SetAddressBook: ours become "receive" entries, any other "send" ones."""
+        if self.is_mine(script):
+            self.connection.execute("UPDATE keys SET label = ? WHERE script = ?", (label, script))
+        else:
+            self.connection.execute(
+                "INSERT INTO address_book (address, label) VALUES (?, ?)"
+                " ON CONFLICT (address) DO UPDATE SET label = excluded.label",
+                (address, label),
+            )
+
+    def send_label(self, address: str | None) -> str | None:
+        """The label setlabel gave an address not ours, if any."""
+        row = self.connection.execute(
+            "SELECT label FROM address_book WHERE address = ?", (address,)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def address_book(self) -> list[tuple[str, str, str]]:
+        """Every (address, label, purpose), by address."""
+        rows = self.connection.execute(
+            "SELECT address, label, ? FROM keys WHERE label IS NOT NULL"
+            " UNION ALL SELECT address, label, ? FROM address_book ORDER BY 1",
+            (RECEIVE_PURPOSE, SEND_PURPOSE),
+        ).fetchall()
+        return [(str(a), str(label), str(p)) for a, label, p in rows]

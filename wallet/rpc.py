@@ -11,9 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 from btc.addresses import AddressError, address_to_script
 from btc.amounts import btc
-from btc.primitives import parse_transaction
+from btc.primitives import hash_to_hex
 from ipc.interfaces import RpcCode, RpcError
+from rpc.params import parse_hash
 from rpc.spec import Param, Table, Type
+from wallet import rpc_history
 from wallet.keys import BECH32, BECH32M, CHANGE, RECEIVE
 from wallet.view import MATURE_CONFIRMATIONS
 
@@ -21,7 +23,7 @@ if TYPE_CHECKING:
     from wallet.service import WalletService
 
 TABLE = Table("wallet")
-TABLES = (TABLE,)
+TABLES = (TABLE, rpc_history.TABLE)
 WALLET_VERSION = 169900  # Core's FEATURE_LATEST
 MAX_CONFIRMATIONS = 9_999_999
 ADDRESS_TYPE = Param(
@@ -206,14 +208,17 @@ async def listtransactions(
         raise RpcError(RpcCode.INVALID_PARAMETER, "Negative count")
     if skip < 0:
         raise RpcError(RpcCode.INVALID_PARAMETER, "Negative from")
+    wanted = None if label == "*" else rpc_history.label_from_value(label)
+    if wanted == "":
+        raise RpcError(
+            RpcCode.INVALID_PARAMETER, 'Label argument must be a valid label name or "*".'
+        )
     await wallet.synced()
     view = wallet.view()
     entries: list[dict[str, Any]] = []
     for row in wallet.db.txs(state=None):
         common = view.tx_fields(row)
-        for entry in view.entries(row):
-            if label in (None, "*") or entry.get("label") == label:
-                entries.append(entry | common)
+        entries.extend(entry | common for entry in view.entries(row, label=wanted))
     end = len(entries) - skip
     return entries[max(0, end - count) : max(0, end)]
 
@@ -240,23 +245,22 @@ async def gettransaction(
         raise RpcError(
             RpcCode.INVALID_PARAMETER, "verbose=true (a decoded transaction) is not supported"
         )
+    tx_hash = hash_to_hex(parse_hash(txid, "txid"))
     await wallet.synced()
-    row = wallet.db.tx(txid.lower()) if len(txid) == 64 else None
+    row = wallet.db.tx(tx_hash)
     if row is None:
         raise RpcError(RpcCode.INVALID_ADDRESS_OR_KEY, "Invalid or non-wallet transaction id")
     view = wallet.view()
-    tx = parse_transaction(row.raw)
-    debit, _ = wallet.db.debit(tx)
-    credit = sum(out.value for out in tx.vout if wallet.db.is_mine(out.script_pubkey.data))
-    if row.coinbase and view.confirmations(row.height) < MATURE_CONFIRMATIONS:
-        credit = 0  # Core values an immature coinbase at nothing
-    fee = sum(out.value for out in tx.vout) - debit if debit else 0
-    result: dict[str, Any] = {"amount": btc(credit - debit - fee)}
-    if debit:
+    # Core's: amount = credit - debit - fee, fee = value out - debit, with the debit the
+    # wallet recorded when it first saw the transaction (a reorg cannot change either).
+    fee = sum(out.value for out in view.tx(row).vout) - row.debit if row.debit else 0
+    result: dict[str, Any] = {"amount": btc(view.credit(row) - row.debit - fee)}
+    if row.debit:
         result["fee"] = btc(fee)
     result |= view.tx_fields(row)
     result["details"] = view.entries(row)
     result["hex"] = row.raw.hex()
+    result["lastprocessedblock"] = wallet.last_processed()
     return result
 
 

@@ -92,6 +92,7 @@ class WalletService(Wallet, ChainNotifications):
         self._attach_lock = asyncio.Lock()
         self._send_lock = asyncio.Lock()
         self._mempool: set[str] = set()  # our unconfirmed txids the node's mempool holds
+        self._reorged = False  # blocks were undone since we last synced with the mempool
         self._progress = asyncio.Event()  # set (and replaced) whenever our tip moves
         self._scanning_since: float | None = None  # monotonic, while an attach catches up
         self._scan_range = (0, 0)  # the heights that catch-up goes from and to
@@ -194,8 +195,9 @@ class WalletService(Wallet, ChainNotifications):
             for height in range(last[0], fork.height, -1):
                 hash = self.db.block_hash_at(height)
                 if hash is not None:
-                    self.db.undo_block(hash)
+                    self.db.undo_block(height, hash)
             self.db.set_tip(fork.height, fork.hash)
+        self._reorged = True
         log.info("wallet_reorg", wallet=self.name, from_height=last[0], fork_height=fork.height)
 
     async def _roll_forward(self, chain: Chain, tip: BlockRef) -> bool:
@@ -219,6 +221,7 @@ class WalletService(Wallet, ChainNotifications):
         requestMempoolTransactions), then re-submit our unconfirmed ones it lacks (Core's
         ResubmitWalletTransactions): a send recorded by a wallet killed before it could
         broadcast, or one a restarted node's empty mempool lost. Lock held."""
+        self._reorged = False
         snapshot = await chain.mempool_transactions()  # parents first
         with self.db.transaction():
             found = (self.db.apply_tx(parse_transaction(raw), None) for raw in snapshot)
@@ -252,6 +255,7 @@ class WalletService(Wallet, ChainNotifications):
                 return
             try:
                 await self._on_connected(block)
+                await self._after_reorg()
             except SplitdError as error:  # the node went away mid catch-up: next attach fixes it
                 log.warning(
                     "wallet_block_not_processed",
@@ -271,6 +275,15 @@ class WalletService(Wallet, ChainNotifications):
         if self._applies(block) is False:
             log.debug("wallet_block_stale", height=block.height, hash=block.hash)
 
+    async def _after_reorg(self) -> None:
+        """A reorganisation over (we are at the node's tip): re-submit what the node's
+        mempool lacks of our transactions the undone blocks held (lock held)."""
+        chain = self._chain
+        if self._reorged and chain is not None:
+            tip = await chain.tip()
+            if self.db.last_block() == (tip.height, tip.hash):
+                await self._sync_mempool(chain)
+
     def _applies(self, block: ConnectedBlock) -> bool | None:
         """Process ``block`` if it follows our tip: True; None if already ours; False if not."""
         if self.db.block_hash_at(block.height) == block.hash:
@@ -287,18 +300,20 @@ class WalletService(Wallet, ChainNotifications):
         async with self._lock:
             if self._closed:
                 return
-            last = self.db.last_block()
-            if last == (block.height, block.hash):
-                with self._moving():
-                    self.db.disconnect_block(block.hash, (block.height - 1, block.prev_hash))
-                log.debug("wallet_block_disconnected", height=block.height, hash=block.hash)
-                return
-            if self.db.block_hash_at(block.height) != block.hash or self._chain is None:
-                return  # not one of ours (already undone by a catch-up, or never seen)
             try:
-                await self._catch_up(self._chain)  # a block below our tip went: reconcile
+                await self._on_disconnected(block)
+                await self._after_reorg()
             except SplitdError as error:
                 log.warning("wallet_block_not_processed", code=error.code, reason=error.message)
+
+    async def _on_disconnected(self, block: ConnectedBlock) -> None:
+        if self.db.last_block() == (block.height, block.hash):
+            with self._moving():
+                self.db.disconnect_block(block.hash, (block.height - 1, block.prev_hash))
+            self._reorged = True
+            log.debug("wallet_block_disconnected", height=block.height, hash=block.hash)
+        elif self.db.block_hash_at(block.height) == block.hash and self._chain is not None:
+            await self._catch_up(self._chain)  # a block below our tip went: reconcile
 
     async def transaction_added_to_mempool(self, tx: bytes) -> None:
         if self._closed:
@@ -360,8 +375,9 @@ class WalletService(Wallet, ChainNotifications):
             async with asyncio.timeout(SYNC_WAIT_S):
                 while True:
                     progress = self._progress
-                    if self._has_processed(tip):
-                        return
+                    if await self._has_processed(chain, tip):
+                        async with self._lock:  # and whatever that block set off (_after_reorg)
+                            return
                     await progress.wait()
         except TimeoutError:
             last = self.db.last_block()
@@ -373,11 +389,20 @@ class WalletService(Wallet, ChainNotifications):
                 waited_s=SYNC_WAIT_S,
             )
 
-    def _has_processed(self, tip: BlockRef) -> bool:
+    async def _has_processed(self, chain: Chain, tip: BlockRef) -> bool:
+        """At ``tip``, or past it on the node's chain: ahead of a tip that went lower (an
+        invalidateblock) is a stale branch whose disconnects are still on their way."""
         last = self.db.last_block()
-        if last is None:
+        if last is None or self.db.block_hash_at(tip.height) != tip.hash:
             return False
-        return last[0] > tip.height or self.db.block_hash_at(tip.height) == tip.hash
+        if last[0] == tip.height:
+            return True
+        try:
+            return await chain.block_hash(last[0]) == last[1]
+        except BlockNotFound:
+            return False
+        except SplitdError:
+            return True  # the node went away: answer from our own file, as above
 
     @contextlib.contextmanager
     def _moving(self) -> Iterator[None]:
@@ -392,6 +417,12 @@ class WalletService(Wallet, ChainNotifications):
         """The next key of ``kind`` on ``chain`` (receive or change), handed out for good."""
         with self.db.transaction():
             return self.db.hand_out(self.keychain, chain, self._keypool, label, kind)
+
+    def node_chain(self) -> Chain:
+        """The node we are attached to, for a method that must ask it about blocks."""
+        if self._chain is None:
+            raise WorkerUnavailable("the wallet is not attached to a node")
+        return self._chain
 
     def view(self) -> View:
         """One consistent look at the history, for one call."""

@@ -15,9 +15,9 @@ from embit.transaction import Transaction
 from btc.addresses import script_to_address
 from btc.amounts import btc
 from btc.primitives import COINBASE_MATURITY, parse_transaction
-from wallet.db import ABANDONED, ACTIVE, CONFLICTED, TxRow, WalletDB
+from wallet.db import WalletDB
 from wallet.keyrecords import KeyRow
-from wallet.keys import CHANGE, RECEIVE
+from wallet.txrecords import ABANDONED, ACTIVE, TxRow
 
 # Core's wallet counts a coinbase as spendable one block later than consensus allows
 # (CWallet::GetTxBlocksToMaturity: COINBASE_MATURITY + 1 - depth), which is why
@@ -83,9 +83,17 @@ class View:
                 return False
         return True
 
+    def depth(self, row: TxRow) -> int:
+        """Core's GetTxDepthInMainChain: confirmations; for one a block conflicted, minus
+        the conflicting block's; 0 otherwise (unconfirmed, replaced, abandoned)."""
+        if row.conflict_height is not None:
+            return -self.confirmations(row.conflict_height)
+        return self.confirmations(row.height)
+
     def tx_fields(self, row: TxRow) -> dict[str, Any]:
         """Core's WalletTxToJSON: what every entry of one transaction shares."""
-        fields: dict[str, Any] = {"confirmations": self._depth(row)}
+        depth = self.depth(row)
+        fields: dict[str, Any] = {"confirmations": depth}
         if row.coinbase:
             fields["generated"] = True
         if row.height is not None:
@@ -100,62 +108,75 @@ class View:
         tx = self.tx(row)
         signals = any(txin.sequence < 0xFFFFFFFE for txin in tx.vin)
         received = row.time_received
+        conflicts = self.db.conflicts(row.txid)
         fields |= {
             "txid": row.txid,
             "wtxid": row.wtxid,
-            "walletconflicts": [],
+            "walletconflicts": conflicts,
+            "mempoolconflicts": [c for c in conflicts if c in self.mempool],
             "time": min(received, row.block_time) if row.block_time else received,
             "timereceived": received,
-            "bip125-replaceable": "yes" if signals and row.height is None else "no",
+            "bip125-replaceable": "yes" if signals and depth <= 0 else "no",
         }
         return fields
 
-    def _depth(self, row: TxRow) -> int:
-        """Core's GetTxDepthInMainChain: negative for a conflicted one, 0 while unconfirmed
-        (an abandoned one too)."""
-        if row.state == CONFLICTED:
-            return -1
-        return self.confirmations(row.height)
+    def credit(self, row: TxRow) -> int:
+        """Core's CachedTxGetCredit: what it pays us; nothing for an immature coinbase."""
+        if row.coinbase and self.depth(row) < MATURE_CONFIRMATIONS:
+            return 0
+        return sum(
+            out.value for out in self.tx(row).vout if self.db.is_mine(out.script_pubkey.data)
+        )
 
-    def entries(self, row: TxRow) -> list[dict[str, Any]]:
-        """Core's ListTransactions entries of one transaction: sends, then receives."""
+    def entries(
+        self,
+        row: TxRow,
+        *,
+        label: str | None = None,
+        include_change: bool = False,
+        min_depth: int = 0,
+    ) -> list[dict[str, Any]]:
+        """Core's ListTransactions entries of one transaction: sends (none when filtering
+        by ``label``), then receives (only at ``min_depth`` or deeper). Amounts and the fee
+        come from the debit recorded at first sight, so they never change."""
         tx = self.tx(row)
-        debit, _ = self.db.debit(tx)
+        abandoned = row.state == ABANDONED
         entries: list[dict[str, Any]] = []
-        if debit:
-            fee = debit - sum(out.value for out in tx.vout)
-            for vout, out in enumerate(tx.vout):
-                key = self.key_of(out.script_pubkey.data)
-                if key is not None and key.chain == CHANGE:
-                    continue
+        fee = row.debit - sum(out.value for out in tx.vout) if row.debit else 0
+        outputs = [
+            (vout, out, self.key_of(out.script_pubkey.data)) for vout, out in enumerate(tx.vout)
+        ]
+        if row.debit and not include_change:  # Core's OutputIsChange: ours, no address book
+            outputs = [o for o in outputs if o[2] is None or o[2].label is not None]
+        if row.debit and label is None:
+            for vout, out, key in outputs:
                 entry: dict[str, Any] = {}
                 address = self.address(out.script_pubkey.data)
                 if address is not None:
                     entry["address"] = address
                 entry |= {"category": "send", "amount": btc(-out.value)}
-                if key is not None:
-                    entry["label"] = key.label or ""
-                entry |= {"vout": vout, "fee": btc(-fee), "abandoned": row.state == ABANDONED}
+                book = key.label if key is not None else self.db.send_label(address)
+                if book is not None:
+                    entry["label"] = book
+                entry |= {"vout": vout, "fee": btc(-fee), "abandoned": abandoned}
                 entries.append(entry)
-        for vout, out in enumerate(tx.vout):
-            key = self.key_of(out.script_pubkey.data)
-            if key is None or (debit and key.chain == CHANGE):
+        if self.depth(row) < min_depth:
+            return entries
+        for vout, out, key in outputs:
+            if key is None or (label is not None and (key.label or "") != label):
                 continue
-            entry = {
-                "address": key.address,
-                "category": self._category(row),
-                "amount": btc(out.value),
-            }
-            if key.chain == RECEIVE:
-                entry["label"] = key.label or ""
-            entry["vout"] = vout
+            entry = {"address": key.address, "category": self._category(row)}
+            entry["amount"] = btc(out.value)
+            if key.label is not None:
+                entry["label"] = key.label
+            entry |= {"vout": vout, "abandoned": abandoned}
             entries.append(entry)
         return entries
 
     def _category(self, row: TxRow) -> str:
         if not row.coinbase:
             return "receive"
-        confirmations = self.confirmations(row.height)
-        if row.state != ACTIVE or confirmations < 1:
+        depth = self.depth(row)
+        if depth < 1:
             return "orphan"
-        return "immature" if confirmations < MATURE_CONFIRMATIONS else "generate"
+        return "immature" if depth < MATURE_CONFIRMATIONS else "generate"

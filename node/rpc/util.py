@@ -8,27 +8,13 @@ from btc.addresses import AddressError, address_to_script
 from btc.primitives import Block, hash_to_hex, median_time_past
 from ipc.interfaces import RpcCode, RpcError
 from node.store import BlockRecord
+from rpc.params import parse_hash  # noqa: F401  (the node's methods import it from here)
 
 if TYPE_CHECKING:
     from node.service import NodeService
 
 UNIVALUE_DIGITS = 16  # UniValue writes a double with setprecision(16)
 POW_LIMIT = 0x7FFFFF << 232  # regtest's powLimit, the target of nBits 0x207fffff
-
-
-def parse_hash(text: str, name: str) -> bytes:
-    """Core's ParseHashV: 64 hex digits, display order -> internal order; -8 otherwise."""
-    if len(text) != 64:
-        raise RpcError(
-            RpcCode.INVALID_PARAMETER,
-            f"{name} must be of length 64 (not {len(text)}, for '{text}')",
-        )
-    try:
-        return bytes.fromhex(text)[::-1]
-    except ValueError:
-        raise RpcError(
-            RpcCode.INVALID_PARAMETER, f"{name} must be hexadecimal string (not '{text}')"
-        ) from None
 
 
 def parse_hex(text: str, what: str) -> bytes:
