@@ -27,6 +27,7 @@ Model (Bitcoin Core's wallet, simplified):
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sqlite3
 import time
@@ -37,6 +38,7 @@ from pathlib import Path
 
 from embit.transaction import Transaction
 
+from btc.addresses import REGTEST
 from btc.primitives import (
     hash_to_hex,
     is_coinbase,
@@ -50,6 +52,8 @@ from wallet.keys import Keychain, new_entropy
 
 SCHEMA_VERSION = 2  # 2: keys have a kind (bech32, bech32m)
 WALLET_FILE = "wallet.sqlite"
+SEALED_SEED = "sealed_seed"  # the entropy under the passphrase (wallet.crypt), once encrypted
+XPUBS = "xpubs"  # the accounts' extended public keys, kept in clear once encrypted
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -214,7 +218,7 @@ class WalletDB(KeyRecords):
                     db.set_meta("schema_version", SCHEMA_VERSION)
                 elif int(version) != SCHEMA_VERSION:  # type: ignore[call-overload]
                     raise RuntimeError(f"wallet schema {version}, expected {SCHEMA_VERSION}")
-                if db.meta("entropy") is None:
+                if db.meta("entropy") is None and db.meta(SEALED_SEED) is None:
                     db.set_meta("entropy", make_entropy())
             db._scripts = {bytes(row[0]) for row in connection.execute("SELECT script FROM keys")}
         except BaseException:
@@ -250,10 +254,34 @@ class WalletDB(KeyRecords):
         )
 
     def keychain(self, network: dict[str, object] | None = None) -> Keychain:
-        """The wallet's keys: the one place the secret is read from the file."""
+        """The wallet's keys: the one place the clear secret is read from the file. An
+        encrypted wallet's is a watching keychain (its accounts' xpubs), which cannot sign."""
+        network = REGTEST if network is None else network
         entropy = self.meta("entropy")
-        assert isinstance(entropy, bytes)
-        return Keychain(entropy) if network is None else Keychain(entropy, network)
+        if isinstance(entropy, bytes):
+            return Keychain(entropy, network)
+        xpubs = json.loads(str(self.meta(XPUBS)))
+        return Keychain.from_xpubs(xpubs["fingerprint"], xpubs["accounts"], network)
+
+    def sealed_seed(self) -> bytes | None:
+        sealed = self.meta(SEALED_SEED)
+        return None if sealed is None else bytes(sealed)  # type: ignore[arg-type]
+
+    def seal_seed(self, sealed: bytes, keychain: Keychain | None = None) -> None:
+        """Keep the seed only as ``sealed`` (with ``keychain``'s xpubs in clear, the first
+        time), and leave no page of the file or its WAL holding the clear seed or an older
+        sealing: deleted with ``secure_delete``, then the WAL checkpointed and truncated
+        around a ``VACUUM`` that rewrites every page."""
+        self.connection.execute("PRAGMA secure_delete = ON")
+        with self.transaction():
+            if keychain is not None:
+                accounts = {"fingerprint": keychain.fingerprint, "accounts": keychain.xpubs()}
+                self.set_meta(XPUBS, json.dumps(accounts))
+            self.connection.execute("DELETE FROM meta WHERE key IN ('entropy', ?)", (SEALED_SEED,))
+            self.set_meta(SEALED_SEED, sealed)
+        self.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.connection.execute("VACUUM")
+        self.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     # -- processed blocks -------------------------------------------------------------------
 

@@ -1,9 +1,10 @@
 """The wallet file's keys: derived ahead into a keypool per kind and chain, handed out in
 order, and recognised in every output the wallet scans.
 
-A kind is Core's address type: ``bech32`` (BIP84, P2WPKH) or ``bech32m`` (BIP86, P2TR).
-The bech32 keypool is kept full from the start; a bech32m one once the first bech32m
-address is asked for, so a wallet that never uses taproot derives none of its keys.
+A kind is Core's address type: ``legacy`` (BIP44, P2PKH), ``p2sh-segwit`` (BIP49,
+P2SH-P2WPKH), ``bech32`` (BIP84, P2WPKH) or ``bech32m`` (BIP86, P2TR). The bech32
+keypool is kept full from the start; another kind's once its first address is asked
+for, so a wallet that never uses a kind derives none of its keys.
 """
 
 from __future__ import annotations
@@ -123,6 +124,18 @@ class KeyRecords:
     def mark_used(self, script: bytes, keychain: Keychain, keypool: int) -> None:
         self.connection.execute("UPDATE keys SET used = 1 WHERE script = ?", (script,))
         self.top_up(keychain, keypool)
+
+    def chain_range(self, kind: str, chain: int) -> tuple[int, int] | None:
+        """(highest index derived, next index to hand out) of one chain of one kind, or None
+        if none is derived: listdescriptors' ``range`` end and ``next_index``."""
+        top, last_used = self.connection.execute(
+            "SELECT MAX(idx), MAX(idx) FILTER (WHERE used = 1) FROM keys"
+            " WHERE kind = ? AND chain = ?",
+            (kind, chain),
+        ).fetchone()
+        if top is None:
+            return None
+        return int(top), 0 if last_used is None else int(last_used) + 1
 
     def keys_handed_out(self) -> int:
         row = self.connection.execute("SELECT COUNT(*) FROM keys WHERE used = 1").fetchone()

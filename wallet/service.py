@@ -56,10 +56,11 @@ from ipc.interfaces import (
     WorkerUnavailable,
 )
 from rpc.dispatch import Dispatcher
-from wallet import rpc, send
+from wallet import rpc, send, signer
 from wallet.db import WALLET_FILE, WalletDB
 from wallet.keyrecords import KeyRow
 from wallet.keys import BECH32, BECH32M, CHANGE
+from wallet.lock import KeyLock
 from wallet.view import MATURE_CONFIRMATIONS, View
 
 log = structlog.get_logger()
@@ -84,7 +85,8 @@ class WalletService(Wallet, ChainNotifications):
         self.db = db
         self.name = name
         self.network = network
-        self.keychain = db.keychain(network)
+        self.keys = KeyLock(db, network)  # signing goes through self.keys.signing()
+        self.keychain = self.keys.public  # derives addresses, locked or not
         self._keypool = max(1, keypool_size)
         self._chain: Chain | None = None
         self._handler: Handler | None = None
@@ -123,6 +125,7 @@ class WalletService(Wallet, ChainNotifications):
     async def close(self) -> None:
         """Unsubscribe (a dead node's handler is ignored) and close the file."""
         self._closed = True
+        self.keys.lock()
         handler, self._handler, self._chain = self._handler, None, None
         if handler is not None:
             with contextlib.suppress(SplitdError):
@@ -393,6 +396,11 @@ class WalletService(Wallet, ChainNotifications):
         with self.db.transaction():
             return self.db.hand_out(self.keychain, chain, self._keypool, label, kind)
 
+    @property
+    def keypool(self) -> int:
+        """Keys kept derived ahead on each chain (Core's -keypool)."""
+        return self._keypool
+
     def view(self) -> View:
         """One consistent look at the history, for one call."""
         return View(self.db, self._mempool, self.network)
@@ -405,11 +413,12 @@ class WalletService(Wallet, ChainNotifications):
         chain = self._chain
         if chain is None:
             raise WorkerUnavailable("the wallet is not attached to a node")
+        keychain = self.keys.signing()  # Core's EnsureWalletIsUnlocked: before anything
         async with self._send_lock:
             feerate = max(await chain.relay_min_fee(), MIN_FEERATE)
             change = self._change_key(destination)
             payment = self._plan(destination, value, change.script, feerate, subtract_fee)
-            signed = send.sign(payment, self.keychain)
+            signed = signer.sign(payment.tx, payment.inputs, keychain)
             tx_hash = self._commit(signed, payment, change.script)
             await self._broadcast(chain, signed, tx_hash)
         log.info(
