@@ -10,7 +10,10 @@ for, so a wallet that never uses a kind derives none of its keys.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+from embit.transaction import Transaction
 
 from wallet.keys import BECH32, CHANGE, RECEIVE, DerivedKey, Keychain
 
@@ -136,6 +139,28 @@ class KeyRecords:
         if top is None:
             return None
         return int(top), 0 if last_used is None else int(last_used) + 1
+
+    def mark_seen(self, txs: Iterable[Transaction], keychain: Keychain, keypool: int) -> None:
+        """Core's MarkUnusedAddresses: a key paid on chain or in the mempool moves its chain's
+        next index past it (the keys below it are skipped, as Core's next_index jumps), and
+        the keypool is topped up, so the look-ahead always reaches ``keypool`` keys past the
+        highest key seen."""
+        seen = False
+        for tx in txs:
+            for out in tx.vout:
+                script = out.script_pubkey.data
+                if script not in self._scripts:
+                    continue
+                key = self.key_of(script)
+                assert key is not None
+                self.connection.execute(
+                    "UPDATE keys SET used = 1 WHERE kind = ? AND chain = ? AND idx <= ?"
+                    " AND used = 0",
+                    (key.kind, key.chain, key.index),
+                )
+                seen = True
+        if seen:
+            self.top_up(keychain, keypool)
 
     def keys_handed_out(self) -> int:
         row = self.connection.execute("SELECT COUNT(*) FROM keys WHERE used = 1").fetchone()

@@ -101,6 +101,7 @@ class Keychain:
         self.fingerprint = fingerprint
         self._accounts = accounts
         self._root = root
+        self._xpubs: dict[str, str] | None = None
         self._descriptors: dict[tuple[str, int, int], str] = {}  # the checksum costs: made once
 
     @classmethod
@@ -126,10 +127,13 @@ class Keychain:
 
     def xpubs(self) -> dict[str, str]:
         """Each account's extended public key (tpub on test networks), by kind."""
-        return {
-            kind: account.to_public().to_string(version=self.network["xpub"])
-            for kind, account in self._accounts.items()
-        }
+        if self._xpubs is None:
+            version = self.network["xpub"]
+            self._xpubs = {
+                kind: (account.to_public() if account.is_private else account).to_string(version)
+                for kind, account in self._accounts.items()
+            }
+        return self._xpubs
 
     def watching(self) -> Keychain:
         return Keychain.from_xpubs(self.fingerprint, self.xpubs(), self.network)

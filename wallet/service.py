@@ -313,6 +313,7 @@ class WalletService(Wallet, ChainNotifications):
             return
         with self.db.transaction():
             found = self.db.apply_tx(parsed, None)
+            self.db.mark_seen([parsed], self.keychain, self._keypool)
         if found is not None:
             row = self.db.tx(found)
             if row is not None and row.height is None:
@@ -331,6 +332,7 @@ class WalletService(Wallet, ChainNotifications):
             raise InternalError(f"block {block.hash} does not parse: {error}") from None
         with self._moving():
             found = self.db.connect_block(block.height, block.hash, block.time, parsed.txs)
+            self.db.mark_seen(parsed.txs, self.keychain, self._keypool)
         self._mempool.difference_update(found)
         log.debug("wallet_block_connected", height=block.height, hash=block.hash, txs=len(found))
 
