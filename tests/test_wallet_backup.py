@@ -23,6 +23,7 @@ async def test_a_backup_is_the_same_wallet_and_an_encrypted_ones_holds_no_clear_
         await both.node_rpc("generatetoaddress", 101, await both.wallet_rpc("getnewaddress"))
         backup = tmp_path / "backup.sqlite"
         assert await both.wallet_rpc("backupwallet", str(backup)) is None
+        assert backup.stat().st_mode & 0o777 == 0o600  # it holds the seed: ours alone
         entropy = both.wallet.db.meta("entropy")
         assert isinstance(entropy, bytes)
         await both.wallet_rpc("encryptwallet", PASS)

@@ -1,9 +1,10 @@
 """The wallet database: one sqlite file per wallet, ``<datadir>/wallets/<name>/wallet.sqlite``.
 
 It holds the wallet's only secret (BIP39 entropy, generated with ``secrets`` on first
-open and never read back out except to build the ``Keychain``), the keys handed out and
-the keypool ahead of them, the wallet's transactions and the coins they create, and the
-blocks processed. WAL with ``synchronous=FULL``; every change is one sqlite
+open and never read back out except to build the ``Keychain``; once encrypted, only
+sealed under the passphrase by ``wallet.crypt``, with the accounts' xpubs in clear), the
+keys handed out and the keypool ahead of them, the wallet's transactions and the coins
+they create, and the blocks processed. WAL with ``synchronous=FULL``; every change is one sqlite
 transaction, and a block's coin updates commit in the same transaction as the block's
 row in ``blocks`` (whose highest row *is* the last processed block), so a SIGKILL at
 any instant leaves the wallet at a block boundary.

@@ -74,9 +74,11 @@ class KeyLock:
         keychain = self.signing()
         entropy = self.db.meta("entropy")
         assert isinstance(entropy, bytes)
-        self.db.seal_seed(crypt.seal(entropy, non_empty(passphrase)), keychain)
-        self.encrypted = True
-        self.lock()
+        try:
+            self.db.seal_seed(crypt.seal(entropy, non_empty(passphrase)), keychain)
+        finally:  # sealed once committed, even if the scrub after it failed
+            self.encrypted = self.db.sealed_seed() is not None
+            self.lock()
 
     def unlock(self, passphrase: str, timeout: int) -> None:
         """Core's walletpassphrase: open the seal for ``timeout`` seconds (capped as Core's)."""

@@ -7,6 +7,8 @@ Passphrases arrive as parameters: the call log redacts these methods' parameters
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
@@ -112,7 +114,10 @@ async def walletpassphrasechange(wallet: WalletService, old: str, new: str) -> N
 )
 async def backupwallet(wallet: WalletService, destination: str) -> None:
     """Core's SQLiteDatabase::Backup: sqlite's online backup of every page into
-    ``destination`` (opened by sqlite as Core opens it, so a directory fails as in Core)."""
+    ``destination`` (opened by sqlite as Core opens it, so a directory fails as in Core).
+    A new file is made private first: an unencrypted wallet's copy holds its seed."""
+    with contextlib.suppress(OSError):  # exists already (overwritten, as Core), or unusable
+        os.close(os.open(destination, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o600))
     try:
         copy = sqlite3.connect(destination)
     except sqlite3.Error:
