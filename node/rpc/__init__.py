@@ -14,6 +14,7 @@ from node.rpc import (
     mining,
     net,
     output_script,
+    psbt,
     rawtransactions,
 )
 
@@ -24,6 +25,7 @@ TABLES = (
     mining.TABLE,
     generate.TABLE,
     rawtransactions.TABLE,
+    psbt.TABLE,
     output_script.TABLE,
     fees.TABLE,
     net.TABLE,

@@ -41,6 +41,34 @@ NO_TXINDEX = (
 )
 
 
+# Core's CreateTxDoc: the arguments createrawtransaction and createpsbt share.
+CREATE_TX_PARAMS = (
+    Param("inputs", Type.ARR, "The inputs"),
+    # Core's outputs are a json array with skip_type_check: an object is accepted too.
+    Param(
+        "outputs",
+        Type.ARR,
+        "The outputs specified as key-value pairs.\nEach key may only appear once, i.e. there "
+        "can only be one 'data' output, and no address may be duplicated.\nAt least one output "
+        "of either type must be specified.\nFor compatibility reasons, a dictionary, which holds "
+        "the key-value pairs directly, is also\n                             accepted as second "
+        "parameter.",
+        skip_type_check=True,
+    ),
+    Param("locktime", Type.NUM, "Raw locktime. Non-0 value also locktime-activates inputs", 0),
+    Param(
+        "replaceable",
+        Type.BOOL,
+        "Marks this transaction as BIP125-replaceable.\nAllows this transaction to be replaced by "
+        "a transaction with higher fees. If provided, it is an error if explicit sequence "
+        "numbers are incompatible.",
+        None,
+        "true",
+    ),
+    Param("version", Type.NUM, "Transaction version", 2),
+)
+
+
 # --- looking up and decoding -------------------------------------------------------------------
 
 
@@ -166,29 +194,7 @@ async def decodescript(node: NodeService, hexstring: str) -> dict[str, Any]:
     "Create a transaction spending the given inputs and creating new outputs.\nOutputs can be "
     "addresses or data.\nReturns hex-encoded raw transaction.\nNote that the transaction's "
     "inputs are not signed, and\nit is not stored in the wallet or transmitted to the network.",
-    Param("inputs", Type.ARR, "The inputs"),
-    # Core's outputs are a json array with skip_type_check: an object is accepted too.
-    Param(
-        "outputs",
-        Type.ARR,
-        "The outputs specified as key-value pairs.\nEach key may only appear once, i.e. there "
-        "can only be one 'data' output, and no address may be duplicated.\nAt least one output "
-        "of either type must be specified.\nFor compatibility reasons, a dictionary, which holds "
-        "the key-value pairs directly, is also\n                             accepted as second "
-        "parameter.",
-        skip_type_check=True,
-    ),
-    Param("locktime", Type.NUM, "Raw locktime. Non-0 value also locktime-activates inputs", 0),
-    Param(
-        "replaceable",
-        Type.BOOL,
-        "Marks this transaction as BIP125-replaceable.\nAllows this transaction to be replaced by "
-        "a transaction with higher fees. If provided, it is an error if explicit sequence "
-        "numbers are incompatible.",
-        None,
-        "true",
-    ),
-    Param("version", Type.NUM, "Transaction version", 2),
+    *CREATE_TX_PARAMS,
     result='"hex"    (string) hex string of the transaction',
     examples=('"[{\\"txid\\":\\"myid\\",\\"vout\\":0}]" "[{\\"address\\":0.01}]"',),
 )
