@@ -14,7 +14,7 @@ from btc.amounts import btc
 from btc.primitives import parse_transaction
 from ipc.interfaces import RpcCode, RpcError
 from rpc.spec import Param, Table, Type
-from wallet import rpc_encrypt, rpc_keys
+from wallet import rpc_encrypt, rpc_keys, rpc_psbt
 from wallet.keys import BECH32, CHANGE, PURPOSE, RECEIVE
 from wallet.view import MATURE_CONFIRMATIONS
 
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from wallet.service import WalletService
 
 TABLE = Table("wallet")
-TABLES = (TABLE, rpc_keys.TABLE, rpc_encrypt.TABLE)
+TABLES = (TABLE, rpc_keys.TABLE, rpc_encrypt.TABLE, rpc_psbt.TABLE)
 WALLET_VERSION = 169900  # Core's FEATURE_LATEST
 MAX_CONFIRMATIONS = 9_999_999
 ADDRESS_TYPE = Param(
