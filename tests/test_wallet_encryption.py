@@ -22,6 +22,7 @@ from ipc.capnp.proxy import summarize
 from ipc.interfaces import RpcCode
 from tests.conftest import Running
 from tests.rpcwords import raises_rpc
+from tests.test_rpc_gateway import call, cookie_of, port_of
 from tests.test_wallet_loading import cli, failure, wallet
 from tests.test_wallet_taproot import Both
 from tests.walletchain import OTHER_ADDRESS
@@ -229,7 +230,29 @@ def test_through_real_processes_no_file_holds_the_seed_or_the_passphrase(
     assert wallet(datadir, "vault", "getnewaddress").startswith("bcrt1q")
     assert wallet(datadir, "default", "getbalance") == Decimal("48.99999859")
 
+    # Over JSON-RPC too (the gateway's face of the wallet): a wrong passphrase is -14, and
+    # neither it nor the right one reaches a log.
+    wrong = "a wrong pass phrase over http"
+    port, cookie = port_of(datadir), cookie_of(datadir)
+    status, reply = call(port, cookie, "walletpassphrase", [wrong, 5], "/wallet/vault")
+    assert (status, reply["error"]["code"]) == (500, RpcCode.WALLET_PASSPHRASE_INCORRECT)
+    status, reply = call(port, cookie, "walletpassphrase", [other, 5], "/wallet/vault")
+    assert (status, reply["error"]) == (200, None)
+
     records = (datadir / "logs" / "splitd.jsonl").read_text()
-    assert '"event": "ipc_call"' in records or '"ipc_call"' in records  # debug: calls logged
-    checked = assert_no_secret_under(datadir, entropy, PASS.encode(), other.encode())
+    secret_methods = ("walletpassphrase", "encryptwallet")
+    calls = [
+        (record.get("worker"), record["args"])
+        for record in map(json.loads, records.splitlines())
+        if record.get("event") == "ipc_call"
+        and any(f"method='{name}'" in record["args"] for name in secret_methods)
+    ]
+    # At debug level every call between processes is logged: the gateway's walletpassphrase
+    # and the supervisor's encryptwallet (createwallet's passphrase) are, params hidden.
+    assert ("rpc", "method='walletpassphrase', params=<redacted>") in calls
+    assert ("supervisor", "method='encryptwallet', params=<redacted>") in calls
+    assert all("params=<redacted>" in args for _, args in calls)
+    checked = assert_no_secret_under(
+        datadir, entropy, PASS.encode(), other.encode(), wrong.encode()
+    )
     assert checked >= 6
