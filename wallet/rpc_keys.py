@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 
 TABLE = Table("wallet")
 NO_SEED_ID = "00" * 20  # Core's hdseedid of a descriptor wallet's key: none
-DEFAULT_KEYPOOL = 1000  # Core's DEFAULT_KEYPOOL_SIZE, as keypoolrefill's help says it
 
 
 def describe_address(script: bytes) -> dict[str, Any]:
