@@ -48,7 +48,7 @@ ENCRYPTED = (
         "but should be long.",
     ),
     result='"str"    (string) A string with further instructions',
-    examples=('"my pass phrase"',),
+    examples=('"mypassphrase"',),
 )
 async def encryptwallet(wallet: WalletService, passphrase: str) -> str:
     wallet.keys.encrypt(passphrase)
@@ -69,7 +69,7 @@ async def encryptwallet(wallet: WalletService, passphrase: str) -> str:
         "The time to keep the decryption key in seconds; capped at 100000000 (~3 years).",
     ),
     result="null    (json null)",
-    examples=('"my pass phrase" 60',),
+    examples=('"mypassphrase" 60',),
 )
 async def walletpassphrase(wallet: WalletService, passphrase: str, timeout: Any) -> None:
     wallet.keys.unlock(passphrase, int(timeout))
@@ -98,7 +98,7 @@ async def walletlock(wallet: WalletService) -> None:
     Param("oldpassphrase", Type.STR, "The current passphrase"),
     Param("newpassphrase", Type.STR, "The new passphrase"),
     result="null    (json null)",
-    examples=('"old one" "new one"',),
+    examples=('"oldpassphrase" "newpassphrase"',),
 )
 async def walletpassphrasechange(wallet: WalletService, old: str, new: str) -> None:
     wallet.keys.change(old, new)
