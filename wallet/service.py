@@ -13,7 +13,8 @@ follow our last block makes us reconcile with the chain first, so duplicates and
 gaps after a re-subscription are harmless. Every database change is synchronous
 and one sqlite transaction, so no other coroutine sees half of it.
 
-The keys live in this process only: no method returns or logs the seed or a key.
+The keys live in this process only: no method returns or logs the seed or a key (but
+``listdescriptors true``, whose job it is); signing goes through ``keys`` (wallet.lock).
 """
 
 from __future__ import annotations
