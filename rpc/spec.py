@@ -122,7 +122,7 @@ class Table:
 # Core's wallet-loading methods, which need no loaded wallet: the supervisor serves them,
 # since loading a wallet means starting its process.
 WALLET_LOADING = frozenset(
-    {"createwallet", "loadwallet", "unloadwallet", "listwallets", "listwalletdir"}
+    {"createwallet", "loadwallet", "restorewallet", "unloadwallet", "listwallets", "listwalletdir"}
 )
 
 

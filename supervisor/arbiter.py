@@ -99,6 +99,7 @@ class Arbiter:
             self._log,
             self.manager,
         )
+        self.manager.face = self.wiring.wallet  # createwallet passphrase=... encrypts through it
         modules = {worker.spec.module for worker in self.workers.values()}
         preload([*modules, wallet_spec(settings, "x").module])  # wallets created later too
 

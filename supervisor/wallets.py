@@ -10,8 +10,10 @@ settings.json: a wallet created or loaded joins it, one unloaded leaves it (unle
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -88,11 +90,13 @@ class WalletManager(Wallet):
         loaded: Callable[[], list[str]],
         load: Callable[[str], Awaitable[None]],
         unload: Callable[[str], Awaitable[None]],
+        face: Callable[[str], Awaitable[Wallet]] | None = None,
     ) -> None:
         self.datadir = datadir
         self.loaded = loaded  # the names of the wallets loaded now, in load order
         self.load = load  # start a wallet's worker and wait until it is wired
         self.unload = unload
+        self.face = face  # a loaded wallet's own face, to call its methods
         self.dispatcher = Dispatcher([TABLE], self, "the supervisor")
 
     async def execute_rpc(self, method: str, params: str) -> str:
@@ -156,7 +160,6 @@ async def createwallet(
     unsupported = {
         "disable_private_keys": disable_private_keys,
         "blank": blank,
-        "passphrase": passphrase is not None,
         "avoid_reuse": avoid_reuse,
         "external_signer": external_signer,
     }
@@ -171,7 +174,85 @@ async def createwallet(
         )
     await manager.load(name)
     manager.remember(name, load_on_startup, loading=True)
+    if passphrase is None:
+        return {"name": name}
+    if not passphrase:
+        warning = "Empty string given as passphrase, wallet will not be encrypted."
+        return {"name": name, "warnings": [warning]}
+    await encrypt(manager, name, passphrase)
     return {"name": name}
+
+
+async def encrypt(manager: WalletManager, name: str, passphrase: str) -> None:
+    """Core's CreateWallet with a passphrase: the new wallet encrypts itself, through its
+    own ``encryptwallet`` (the call log redacts that method's params), and stays locked."""
+    assert manager.face is not None, "the supervisor hands its wallet faces to the manager"
+    wallet = await manager.face(name)
+    await wallet.execute_rpc("encryptwallet", json.dumps([passphrase]))
+
+
+@TABLE.method(
+    "wallet",
+    "Restores and loads a wallet from backup.\n",
+    Param("wallet_name", Type.STR, "The name that will be applied to the restored wallet"),
+    Param("backup_file", Type.STR, "The backup file that will be used to restore the wallet."),
+    LOAD_ON_STARTUP,
+    result="{name, warnings}",
+    examples=('"testwallet" "home\\backups\\backup-file.bak"',),
+)
+async def restorewallet(
+    manager: WalletManager, wallet_name: str, backup_file: str, load_on_startup: bool | None
+) -> dict[str, Any]:
+    """Core's RestoreWallet: copy the backup into ``<datadir>/wallets/NAME/`` (never over a
+    wallet file) and load it; a wallet that fails to load leaves nothing behind."""
+    if not wallet_name:
+        raise RpcError(RpcCode.INVALID_PARAMETER, "Wallet name cannot be empty")
+    name = checked_name(wallet_name)
+    backup = Path(backup_file)
+    if not backup.exists():
+        raise RpcError(RpcCode.INVALID_PARAMETER, "Backup file does not exist")
+    path = manager.path_of(name)
+    directory = path.parent
+    if directory.exists() and not directory.is_dir():
+        raise RpcError(
+            RpcCode.WALLET_ALREADY_EXISTS,
+            f"Failed to restore wallet. Database file exists '{directory}'.",
+        )
+    if path.exists():
+        raise RpcError(
+            RpcCode.WALLET_ALREADY_EXISTS,
+            f"Failed to restore wallet. Database file exists in '{path}'.",
+        )
+    created = not directory.exists()
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        copy_private(backup, path)
+        await manager.load(name)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        if created:
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+        raise
+    manager.remember(name, load_on_startup, loading=True)
+    return {"name": name}
+
+
+def copy_private(source: Path, destination: Path) -> None:
+    """Copy ``source`` to a new file ``destination`` only we may read (the wallet refuses
+    any other), synced before the wallet opens it."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        with source.open("rb") as reader, os.fdopen(os.open(destination, flags, 0o600), "wb") as w:
+            shutil.copyfileobj(reader, w)
+            w.flush()
+            os.fsync(w.fileno())
+    except OSError as error:
+        raise RpcError(
+            RpcCode.WALLET_ERROR,
+            f"Unexpected exception: {error.strerror or error}",
+        ) from None
 
 
 @TABLE.method(

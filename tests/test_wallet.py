@@ -133,8 +133,8 @@ async def test_getnewaddress_is_bip84_in_order_and_survives_reopening(tmp_path: 
         assert first == [keys.derive(RECEIVE, i).address for i in range(3)]
         assert all(address.startswith("bcrt1q") for address in first)
         assert await rpc(service, "getnewaddress", "savings") == keys.derive(RECEIVE, 3).address
-        with raises_rpc(RpcCode.INVALID_ADDRESS_OR_KEY, "Unknown address type 'legacy'"):
-            await rpc(service, "getnewaddress", "", "legacy")
+        with raises_rpc(RpcCode.INVALID_ADDRESS_OR_KEY, "Unknown address type 'bech33'"):
+            await rpc(service, "getnewaddress", "", "bech33")
     async with opened(tmp_path) as service:
         assert await rpc(service, "getnewaddress") == keys.derive(RECEIVE, 4).address
         info = await rpc(service, "getwalletinfo")

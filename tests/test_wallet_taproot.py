@@ -105,8 +105,8 @@ async def test_paying_a_taproot_address_takes_taproot_change_as_core_does(tmp_pa
 
 async def test_an_unknown_address_type_is_cores_error(tmp_path: Path):
     async with Both(tmp_path) as both:
-        with raises_rpc(RpcCode.INVALID_ADDRESS_OR_KEY, "^Unknown address type 'p2sh-segwit'$"):
-            await both.wallet_rpc("getnewaddress", "", "p2sh-segwit")
+        with raises_rpc(RpcCode.INVALID_ADDRESS_OR_KEY, "^Unknown address type 'bech33'$"):
+            await both.wallet_rpc("getnewaddress", "", "bech33")
 
 
 def test_a_schema_1_wallet_file_keeps_its_keys_as_bech32(tmp_path: Path):

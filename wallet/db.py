@@ -1,9 +1,10 @@
 """The wallet database: one sqlite file per wallet, ``<datadir>/wallets/<name>/wallet.sqlite``.
 
 It holds the wallet's only secret (BIP39 entropy, generated with ``secrets`` on first
-open and never read back out except to build the ``Keychain``), the keys handed out and
-the keypool ahead of them, the wallet's transactions and the coins they create, and the
-blocks processed. WAL with ``synchronous=FULL``; every change is one sqlite
+open and never read back out except to build the ``Keychain``; once encrypted, only
+sealed under the passphrase by ``wallet.crypt``, with the accounts' xpubs in clear), the
+keys handed out and the keypool ahead of them, the wallet's transactions and the coins
+they create, and the blocks processed. WAL with ``synchronous=FULL``; every change is one sqlite
 transaction, and a block's coin updates commit in the same transaction as the block's
 row in ``blocks`` (whose highest row *is* the last processed block), so a SIGKILL at
 any instant leaves the wallet at a block boundary.
@@ -15,6 +16,7 @@ Transactions, their coins and their states across reorganisations are
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sqlite3
 import time
@@ -24,6 +26,7 @@ from pathlib import Path
 
 from embit.transaction import Transaction
 
+from btc.addresses import REGTEST
 from wallet.files import check_directory, check_private
 from wallet.keyrecords import LABEL_SCHEMA, KeyRecords, upgrade_keys_to_kinds
 from wallet.keys import Keychain, new_entropy
@@ -32,6 +35,8 @@ from wallet.txschema import TX_SCHEMA, upgrade_to_history
 
 SCHEMA_VERSION = 3  # 2: keys have a kind (bech32, bech32m); 3: history kept across reorgs
 WALLET_FILE = "wallet.sqlite"
+SEALED_SEED = "sealed_seed"  # the entropy under the passphrase (wallet.crypt), once encrypted
+XPUBS = "xpubs"  # the accounts' extended public keys, kept in clear once encrypted
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -93,7 +98,7 @@ class WalletDB(KeyRecords, TxRecords):
                     db.set_meta("created", int(time.time()))
                 elif int(version) != SCHEMA_VERSION:  # type: ignore[call-overload]
                     db._upgrade(int(version))  # type: ignore[call-overload]
-                if db.meta("entropy") is None:
+                if db.meta("entropy") is None and db.meta(SEALED_SEED) is None:
                     db.set_meta("entropy", make_entropy())
             db._scripts = {bytes(row[0]) for row in connection.execute("SELECT script FROM keys")}
         except BaseException:
@@ -139,10 +144,34 @@ class WalletDB(KeyRecords, TxRecords):
         )
 
     def keychain(self, network: dict[str, object] | None = None) -> Keychain:
-        """The wallet's keys: the one place the secret is read from the file."""
+        """The wallet's keys: the one place the clear secret is read from the file. An
+        encrypted wallet's is a watching keychain (its accounts' xpubs), which cannot sign."""
+        network = REGTEST if network is None else network
         entropy = self.meta("entropy")
-        assert isinstance(entropy, bytes)
-        return Keychain(entropy) if network is None else Keychain(entropy, network)
+        if isinstance(entropy, bytes):
+            return Keychain(entropy, network)
+        xpubs = json.loads(str(self.meta(XPUBS)))
+        return Keychain.from_xpubs(xpubs["fingerprint"], xpubs["accounts"], network)
+
+    def sealed_seed(self) -> bytes | None:
+        sealed = self.meta(SEALED_SEED)
+        return None if sealed is None else bytes(sealed)  # type: ignore[arg-type]
+
+    def seal_seed(self, sealed: bytes, keychain: Keychain | None = None) -> None:
+        """Keep the seed only as ``sealed`` (with ``keychain``'s xpubs in clear, the first
+        time), and leave no page of the file or its WAL holding the clear seed or an older
+        sealing: deleted with ``secure_delete``, then the WAL checkpointed and truncated
+        around a ``VACUUM`` that rewrites every page."""
+        self.connection.execute("PRAGMA secure_delete = ON")
+        with self.transaction():
+            if keychain is not None:
+                accounts = {"fingerprint": keychain.fingerprint, "accounts": keychain.xpubs()}
+                self.set_meta(XPUBS, json.dumps(accounts))
+            self.connection.execute("DELETE FROM meta WHERE key IN ('entropy', ?)", (SEALED_SEED,))
+            self.set_meta(SEALED_SEED, sealed)
+        self.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.connection.execute("VACUUM")
+        self.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     # -- processed blocks -------------------------------------------------------------------
 

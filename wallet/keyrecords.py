@@ -1,15 +1,19 @@
 """The wallet file's keys: derived ahead into a keypool per kind and chain, handed out in
 order, and recognised in every output the wallet scans.
 
-A kind is Core's address type: ``bech32`` (BIP84, P2WPKH) or ``bech32m`` (BIP86, P2TR).
-The bech32 keypool is kept full from the start; a bech32m one once the first bech32m
-address is asked for, so a wallet that never uses taproot derives none of its keys.
+A kind is Core's address type: ``legacy`` (BIP44, P2PKH), ``p2sh-segwit`` (BIP49,
+P2SH-P2WPKH), ``bech32`` (BIP84, P2WPKH) or ``bech32m`` (BIP86, P2TR). The bech32
+keypool is kept full from the start; another kind's once its first address is asked
+for, so a wallet that never uses a kind derives none of its keys.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+from embit.transaction import Transaction
 
 from wallet.keys import BECH32, CHANGE, RECEIVE, DerivedKey, Keychain
 
@@ -133,6 +137,40 @@ class KeyRecords:
     def mark_used(self, script: bytes, keychain: Keychain, keypool: int) -> None:
         self.connection.execute("UPDATE keys SET used = 1 WHERE script = ?", (script,))
         self.top_up(keychain, keypool)
+
+    def chain_range(self, kind: str, chain: int) -> tuple[int, int] | None:
+        """(highest index derived, next index to hand out) of one chain of one kind, or None
+        if none is derived: listdescriptors' ``range`` end and ``next_index``."""
+        top, last_used = self.connection.execute(
+            "SELECT MAX(idx), MAX(idx) FILTER (WHERE used = 1) FROM keys"
+            " WHERE kind = ? AND chain = ?",
+            (kind, chain),
+        ).fetchone()
+        if top is None:
+            return None
+        return int(top), 0 if last_used is None else int(last_used) + 1
+
+    def mark_seen(self, txs: Iterable[Transaction], keychain: Keychain, keypool: int) -> None:
+        """Core's MarkUnusedAddresses: a key paid on chain or in the mempool moves its chain's
+        next index past it (the keys below it are skipped, as Core's next_index jumps), and
+        the keypool is topped up, so the look-ahead always reaches ``keypool`` keys past the
+        highest key seen."""
+        seen = False
+        for tx in txs:
+            for out in tx.vout:
+                script = out.script_pubkey.data
+                if script not in self._scripts:
+                    continue
+                key = self.key_of(script)
+                assert key is not None
+                self.connection.execute(
+                    "UPDATE keys SET used = 1 WHERE kind = ? AND chain = ? AND idx <= ?"
+                    " AND used = 0",
+                    (key.kind, key.chain, key.index),
+                )
+                seen = True
+        if seen:
+            self.top_up(keychain, keypool)
 
     def keys_handed_out(self) -> int:
         row = self.connection.execute("SELECT COUNT(*) FROM keys WHERE used = 1").fetchone()

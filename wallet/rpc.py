@@ -15,21 +15,21 @@ from btc.primitives import hash_to_hex
 from ipc.interfaces import RpcCode, RpcError
 from rpc.params import parse_hash
 from rpc.spec import Param, Table, Type
-from wallet import rpc_history
-from wallet.keys import BECH32, BECH32M, CHANGE, RECEIVE
+from wallet import rpc_encrypt, rpc_history, rpc_keys, rpc_psbt
+from wallet.keys import BECH32, CHANGE, PURPOSE, RECEIVE
 from wallet.view import MATURE_CONFIRMATIONS
 
 if TYPE_CHECKING:
     from wallet.service import WalletService
 
 TABLE = Table("wallet")
-TABLES = (TABLE, rpc_history.TABLE)
+TABLES = (TABLE, rpc_history.TABLE, rpc_keys.TABLE, rpc_encrypt.TABLE, rpc_psbt.TABLE)
 WALLET_VERSION = 169900  # Core's FEATURE_LATEST
 MAX_CONFIRMATIONS = 9_999_999
 ADDRESS_TYPE = Param(
     "address_type",
     Type.STR,
-    'The address type to use. Options are "bech32" and "bech32m".',
+    'The address type to use. Options are "legacy", "p2sh-segwit", "bech32", and "bech32m".',
     None,
     "set by -addresstype",
 )
@@ -42,7 +42,7 @@ def _address_type(address_type: str | None) -> str:
     """The kind of key an address type asks for; Core's -5 for one we do not derive."""
     if address_type is None:
         return BECH32  # Core's -addresstype default
-    if address_type not in (BECH32, BECH32M):
+    if address_type not in PURPOSE:
         raise RpcError(RpcCode.INVALID_ADDRESS_OR_KEY, f"Unknown address type '{address_type}'")
     return address_type
 
@@ -284,6 +284,7 @@ async def getwalletinfo(wallet: WalletService) -> Any:
         "txcount": wallet.db.tx_count(),
         "keypoolsize": wallet.db.keypool_size(RECEIVE),
         "keypoolsize_hd_internal": wallet.db.keypool_size(CHANGE),
+        **({"unlocked_until": wallet.keys.relock_time} if wallet.keys.encrypted else {}),
         "paytxfee": btc(0),
         "private_keys_enabled": True,
         "avoid_reuse": False,

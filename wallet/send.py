@@ -1,11 +1,9 @@
-"""Paying an address: coin selection, fee, change, and signing: P2WPKH (BIP143) and P2TR
-key path (BIP341, with BIP86's tweak).
+"""Paying an address: coin selection, fee and change (signing is wallet.signer's).
 
 Pure functions over the coins the service hands in; nothing here touches the
 database or the chain. The fee is the one Core's minimum relay rule asks for,
-computed on a size estimate with the largest signatures (72 bytes with the
-sighash byte for ECDSA, 64 for Schnorr with SIGHASH_DEFAULT), so the signed
-transaction is never smaller than what it pays for.
+computed on a size estimate with the largest signatures (``signer.worst_input``),
+so the signed transaction is never smaller than what it pays for.
 """
 
 from __future__ import annotations
@@ -14,20 +12,15 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from embit.script import Script, Witness, p2pkh
+from embit.script import Script
 from embit.transaction import Transaction, TransactionInput, TransactionOutput
 
 from btc.addresses import witness_program
 from btc.primitives import compact_size, tx_vsize
-from wallet.keys import BECH32, Keychain
+from wallet.signer import worst_input
 
 SEQUENCE_RBF = 0xFFFFFFFD  # BIP125-replaceable, Core's default since v24
 DUST_RELAY_FEE = 3000  # sat per kvB, Core's -dustrelayfee
-SIGHASH_ALL = 1
-SIGHASH_DEFAULT = 0  # BIP341: all of it, and no hash-type byte on the signature
-_MAX_SIG = 72  # DER signature (at most 71 bytes, low-S) and the sighash byte
-_PUBKEY = 33
-_SCHNORR_SIG = 64
 
 
 class NotEnoughFunds(Exception):
@@ -46,16 +39,9 @@ class Spendable:
     vout: int
     value: int
     script: bytes
-    kind: str  # the key's: BECH32 (P2WPKH) or BECH32M (P2TR)
+    kind: str  # the key's (wallet.keys): its script and how it signs (wallet.signer)
     chain: int
     index: int
-
-    @property
-    def worst_witness(self) -> Witness:
-        """The largest witness this coin's spend can have, for the fee estimate."""
-        if self.kind == BECH32:
-            return Witness([bytes(_MAX_SIG), bytes(_PUBKEY)])
-        return Witness([bytes(_SCHNORR_SIG)])
 
 
 @dataclass(frozen=True)
@@ -174,8 +160,9 @@ def _estimate(inputs: Sequence[Spendable], scripts: Sequence[bytes]) -> int:
             TransactionInput(
                 bytes.fromhex(c.txid),
                 c.vout,
+                script_sig=Script(worst_input(c.kind)[0]),
                 sequence=SEQUENCE_RBF,
-                witness=c.worst_witness,
+                witness=worst_input(c.kind)[1],
             )
             for c in inputs
         ],
@@ -183,25 +170,3 @@ def _estimate(inputs: Sequence[Spendable], scripts: Sequence[bytes]) -> int:
         locktime=0,
     )
     return tx_vsize(tx)
-
-
-def sign(payment: Payment, keychain: Keychain) -> Transaction:
-    """Sign every input; the transaction, signed in place. P2WPKH with SIGHASH_ALL, P2TR on
-    its key path with SIGHASH_DEFAULT (which commits to every spent output's amount and
-    script, so those are gathered first)."""
-    tx = payment.tx
-    scripts = [Script(coin.script) for coin in payment.inputs]
-    values = [coin.value for coin in payment.inputs]
-    for index, coin in enumerate(payment.inputs):
-        key = keychain.private_key(coin.chain, coin.index, coin.kind)
-        if coin.kind == BECH32:
-            pub = key.get_public_key()
-            script_code = p2pkh(pub)  # BIP143: P2WPKH's scriptCode is the P2PKH script
-            digest = tx.sighash_segwit(index, script_code, coin.value, SIGHASH_ALL)
-            signature = key.sign(digest).serialize() + bytes([SIGHASH_ALL])
-            tx.vin[index].witness = Witness([signature, pub.sec()])
-        else:
-            digest = tx.sighash_taproot(index, scripts, values, SIGHASH_DEFAULT)
-            tweaked = key.taproot_tweak(b"")  # BIP86: no script tree
-            tx.vin[index].witness = Witness([tweaked.schnorr_sign(digest).serialize()])
-    return tx

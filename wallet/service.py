@@ -13,7 +13,8 @@ follow our last block makes us reconcile with the chain first, so duplicates and
 gaps after a re-subscription are harmless. Every database change is synchronous
 and one sqlite transaction, so no other coroutine sees half of it.
 
-The keys live in this process only: no method returns or logs the seed or a key.
+The keys live in this process only: no method returns or logs the seed or a key (but
+``listdescriptors true``, whose job it is); signing goes through ``keys`` (wallet.lock).
 """
 
 from __future__ import annotations
@@ -56,10 +57,11 @@ from ipc.interfaces import (
     WorkerUnavailable,
 )
 from rpc.dispatch import Dispatcher
-from wallet import rpc, send
+from wallet import rpc, send, signer
 from wallet.db import WALLET_FILE, WalletDB
 from wallet.keyrecords import KeyRow
 from wallet.keys import BECH32, BECH32M, CHANGE
+from wallet.lock import KeyLock
 from wallet.view import MATURE_CONFIRMATIONS, View
 
 log = structlog.get_logger()
@@ -84,7 +86,8 @@ class WalletService(Wallet, ChainNotifications):
         self.db = db
         self.name = name
         self.network = network
-        self.keychain = db.keychain(network)
+        self.keys = KeyLock(db, network)  # signing goes through self.keys.signing()
+        self.keychain = self.keys.public  # derives addresses, locked or not
         self._keypool = max(1, keypool_size)
         self._chain: Chain | None = None
         self._handler: Handler | None = None
@@ -124,6 +127,7 @@ class WalletService(Wallet, ChainNotifications):
     async def close(self) -> None:
         """Unsubscribe (a dead node's handler is ignored) and close the file."""
         self._closed = True
+        self.keys.lock()
         handler, self._handler, self._chain = self._handler, None, None
         if handler is not None:
             with contextlib.suppress(SplitdError):
@@ -325,6 +329,7 @@ class WalletService(Wallet, ChainNotifications):
             return
         with self.db.transaction():
             found = self.db.apply_tx(parsed, None)
+            self.db.mark_seen([parsed], self.keychain, self._keypool)
         if found is not None:
             row = self.db.tx(found)
             if row is not None and row.height is None:
@@ -343,6 +348,7 @@ class WalletService(Wallet, ChainNotifications):
             raise InternalError(f"block {block.hash} does not parse: {error}") from None
         with self._moving():
             found = self.db.connect_block(block.height, block.hash, block.time, parsed.txs)
+            self.db.mark_seen(parsed.txs, self.keychain, self._keypool)
         self._mempool.difference_update(found)
         log.debug("wallet_block_connected", height=block.height, hash=block.hash, txs=len(found))
 
@@ -424,6 +430,11 @@ class WalletService(Wallet, ChainNotifications):
             raise WorkerUnavailable("the wallet is not attached to a node")
         return self._chain
 
+    @property
+    def keypool(self) -> int:
+        """Keys kept derived ahead on each chain (Core's -keypool)."""
+        return self._keypool
+
     def view(self) -> View:
         """One consistent look at the history, for one call."""
         return View(self.db, self._mempool, self.network)
@@ -436,11 +447,12 @@ class WalletService(Wallet, ChainNotifications):
         chain = self._chain
         if chain is None:
             raise WorkerUnavailable("the wallet is not attached to a node")
+        keychain = self.keys.signing()  # Core's EnsureWalletIsUnlocked: before anything
         async with self._send_lock:
             feerate = max(await chain.relay_min_fee(), MIN_FEERATE)
             change = self._change_key(destination)
             payment = self._plan(destination, value, change.script, feerate, subtract_fee)
-            signed = send.sign(payment, self.keychain)
+            signed = signer.sign(payment.tx, payment.inputs, keychain)
             tx_hash = self._commit(signed, payment, change.script)
             await self._broadcast(chain, signed, tx_hash)
         log.info(

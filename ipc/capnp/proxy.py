@@ -42,6 +42,24 @@ SUMMARY_CHARS = 120
 # hangs up on a larger one: refuse it here, with a reason, before sending anything.
 MAX_REQUEST_BYTES = 8 * 1024 * 1024 * 8 - 64 * 1024  # the rest is for the call's envelope
 SECRET_NAMES = re.compile(r"pass|seed|secret|priv|key|mnemonic", re.IGNORECASE)
+# RPC methods whose params carry a passphrase or a private key: Core's console keeps them
+# out of its history (src/qt/rpcconsole.cpp, historyFilter), and our call log shows none
+# of their params. ``execute_rpc(method, params)`` carries them as one JSON text.
+SECRET_RPC_METHODS = frozenset(
+    {
+        "createwallet",
+        "encryptwallet",
+        "importdescriptors",
+        "importmulti",
+        "importprivkey",
+        "migratewallet",
+        "sethdseed",
+        "signmessagewithprivkey",
+        "signrawtransactionwithkey",
+        "walletpassphrase",
+        "walletpassphrasechange",
+    }
+)
 _request_ids = itertools.count(1)
 
 
@@ -71,11 +89,13 @@ def summarize(arguments: Mapping[str, Any]) -> str:
     """Arguments for the call log, cut short: bytes by length only, secrets not at all.
 
     Keys and seeds never cross a process boundary by design; a passphrase on
-    its way to the wallet does, so anything named like a secret is hidden.
+    its way to the wallet does, so anything named like a secret is hidden, and so are
+    the params of an RPC method that takes one.
     """
     parts = []
+    secret_rpc = arguments.get("method") in SECRET_RPC_METHODS
     for name, value in arguments.items():
-        if SECRET_NAMES.search(name):
+        if SECRET_NAMES.search(name) or (secret_rpc and name == "params"):
             shown = "<redacted>"
         elif isinstance(value, bytes | bytearray):
             shown = f"<{len(value)} bytes>"
