@@ -14,6 +14,7 @@ from btc.amounts import btc
 from btc.primitives import parse_transaction
 from ipc.interfaces import RpcCode, RpcError
 from rpc.spec import Param, Table, Type
+from wallet import rpc_spend
 from wallet.keys import BECH32, BECH32M, CHANGE, RECEIVE
 from wallet.view import MATURE_CONFIRMATIONS
 
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from wallet.service import WalletService
 
 TABLE = Table("wallet")
-TABLES = (TABLE,)
+TABLES = (TABLE, rpc_spend.TABLE)
 WALLET_VERSION = 169900  # Core's FEATURE_LATEST
 MAX_CONFIRMATIONS = 9_999_999
 ADDRESS_TYPE = Param(
@@ -290,43 +291,3 @@ async def getwalletinfo(wallet: WalletService) -> Any:
         "birthtime": wallet.db.meta("created"),
         "lastprocessedblock": wallet.last_processed(),
     }
-
-
-@TABLE.method(
-    "wallet",
-    "Send an amount to a given address.",
-    Param("address", Type.STR, "The bitcoin address to send to."),
-    Param("amount", Type.AMOUNT, "The amount in BTC to send. eg 0.1"),
-    Param("comment", Type.STR, "A comment used to store what the transaction is for.", None),
-    Param(
-        "comment_to",
-        Type.STR,
-        "A comment to store the name of the person or organization "
-        "to which you're sending the transaction.",
-        None,
-    ),
-    Param(
-        "subtractfeefromamount",
-        Type.BOOL,
-        "The fee will be deducted from the amount being sent.",
-        False,
-    ),
-    result='"hex"    (string) The transaction id.',
-    examples=('"bcrt1q..." 0.1',),
-)
-async def sendtoaddress(
-    wallet: WalletService,
-    address: str,
-    amount: int,
-    comment: str | None,
-    comment_to: str | None,
-    subtract_fee: bool,
-) -> str:
-    try:
-        destination = address_to_script(address, wallet.network)
-    except AddressError:
-        raise RpcError(RpcCode.INVALID_ADDRESS_OR_KEY, "Invalid address") from None
-    if amount <= 0:
-        raise RpcError(RpcCode.TYPE_ERROR, "Invalid amount for send")
-    await wallet.synced()
-    return await wallet.send(destination, amount, subtract_fee=subtract_fee)

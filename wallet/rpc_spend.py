@@ -1,0 +1,554 @@
+"""The wallet's sending methods (Core's src/wallet/rpc/spend.cpp and coins.cpp's locks).
+
+Arguments are checked here in Core's order with Core's words; funding, recording and
+broadcasting are ``wallet.spending``'s.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from btc.addresses import AddressError, address_to_script
+from btc.amounts import AmountError, sats_from_json
+from btc.fees import FeeRateError, parse_sat_vb
+from btc.primitives import hash_to_hex, parse_transaction, serialize_transaction, txid
+from ipc.interfaces import RpcCode, RpcError
+from rpc.spec import Param, Table, Type
+from wallet import send, spending, sweep
+from wallet.spending import FeeChoice
+
+if TYPE_CHECKING:
+    from wallet.service import WalletService
+
+TABLE = Table("wallet")
+MAX_CONF_TARGET = 1008  # Core's block policy estimator's longest horizon
+FEE_MODES = ("unset", "economical", "conservative")
+TXID_RESULT = '"hex"    (string) The transaction id.'
+
+REPLACEABLE = Param(
+    "replaceable",
+    Type.BOOL,
+    "Signal that this transaction can be replaced by a transaction (BIP 125)",
+    None,
+    "wallet default",
+)
+CONF_TARGET = Param(
+    "conf_target", Type.NUM, "Confirmation target in blocks", None, "wallet -txconfirmtarget"
+)
+ESTIMATE_MODE = Param(
+    "estimate_mode",
+    Type.STR,
+    'The fee estimate mode, must be one of (case insensitive):\n"unset", "economical", '
+    '"conservative"',
+    None,
+    '"unset"',
+)
+FEE_RATE = Param(
+    "fee_rate",
+    Type.AMOUNT,
+    "Specify a fee rate in sat/vB.",
+    None,
+    "not set, fall back to wallet fee estimation",
+    skip_type_check=True,
+)
+VERBOSE = Param(
+    "verbose", Type.BOOL, "If true, return extra information about the transaction.", False
+)
+
+
+def fee_choice(
+    conf_target: Any, estimate_mode: Any, fee_rate: Any, replaceable: bool | None
+) -> FeeChoice:
+    """Core's SetFeeEstimateMode."""
+    if fee_rate is not None:
+        if conf_target is not None:
+            raise RpcError(
+                RpcCode.INVALID_PARAMETER,
+                "Cannot specify both conf_target and fee_rate. Please provide either a "
+                "confirmation target in blocks for automatic fee estimation, or an explicit "
+                "fee rate.",
+            )
+        if estimate_mode is not None and estimate_mode != "unset":
+            raise RpcError(
+                RpcCode.INVALID_PARAMETER, "Cannot specify both estimate_mode and fee_rate"
+            )
+        try:
+            rate = parse_sat_vb(fee_rate)
+        except FeeRateError as error:
+            raise RpcError(RpcCode.TYPE_ERROR, str(error)) from None
+        return FeeChoice(fee_rate=rate, replaceable=replaceable)
+    mode = "unset" if estimate_mode is None else str(estimate_mode).lower()
+    if mode not in FEE_MODES:
+        raise RpcError(
+            RpcCode.INVALID_PARAMETER,
+            'Invalid estimate_mode parameter, must be one of: "unset", "economical", '
+            '"conservative"',
+        )
+    target = None
+    if conf_target is not None:
+        target = _integer(conf_target)
+        if not 1 <= target <= MAX_CONF_TARGET:
+            raise RpcError(
+                RpcCode.INVALID_PARAMETER,
+                f"Invalid conf_target, must be between 1 and {MAX_CONF_TARGET}",
+            )
+    return FeeChoice(conf_target=target, estimate_mode=mode, replaceable=replaceable)
+
+
+def _integer(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+        raise RpcError(RpcCode.TYPE_ERROR, "JSON value is not an integer as expected")
+    return int(value)
+
+
+def destination(wallet: WalletService, address: str) -> bytes:
+    try:
+        return address_to_script(address, wallet.network)
+    except AddressError:
+        raise RpcError(
+            RpcCode.INVALID_ADDRESS_OR_KEY, f"Invalid Bitcoin address: {address}"
+        ) from None
+
+
+def amount(value: Any) -> int:
+    try:
+        return sats_from_json(value)
+    except AmountError as error:
+        raise RpcError(RpcCode.TYPE_ERROR, str(error)) from None
+
+
+def parse_outputs(wallet: WalletService, outputs: dict[str, Any]) -> list[tuple[str, bytes, int]]:
+    """Core's ParseOutputs (addresses only: no ``data`` outputs)."""
+    parsed: list[tuple[str, bytes, int]] = []
+    for address, value in outputs.items():
+        if address == "data":
+            raise RpcError(RpcCode.INVALID_PARAMETER, "data outputs are not supported")
+        sats = amount(value)
+        script = destination(wallet, address)
+        if any(script == known for _, known, _ in parsed):
+            raise RpcError(
+                RpcCode.INVALID_PARAMETER, f"Invalid parameter, duplicated address: {address}"
+            )
+        parsed.append((address, script, sats))
+    return parsed
+
+
+def avoid_reuse(value: bool | None) -> None:
+    """Core's GetAvoidReuseFlag: our wallets never have the avoid_reuse flag."""
+    if value:
+        raise RpcError(
+            RpcCode.WALLET_ERROR, 'wallet does not have the "avoid reuse" feature enabled'
+        )
+
+
+def sent(tx_hash: str, reason: str, verbose: bool) -> Any:
+    return {"txid": tx_hash, "fee_reason": reason} if verbose else tx_hash
+
+
+@TABLE.method(
+    "wallet",
+    "Send an amount to a given address.",
+    Param("address", Type.STR, "The bitcoin address to send to."),
+    Param("amount", Type.AMOUNT, "The amount in BTC to send. eg 0.1", skip_type_check=True),
+    Param("comment", Type.STR, "A comment used to store what the transaction is for.", None),
+    Param(
+        "comment_to",
+        Type.STR,
+        "A comment to store the name of the person or organization "
+        "to which you're sending the transaction.",
+        None,
+    ),
+    Param(
+        "subtractfeefromamount",
+        Type.BOOL,
+        "The fee will be deducted from the amount being sent.",
+        False,
+    ),
+    REPLACEABLE,
+    CONF_TARGET,
+    ESTIMATE_MODE,
+    Param("avoid_reuse", Type.BOOL, "(only available if avoid_reuse wallet flag is set)", None),
+    FEE_RATE,
+    VERBOSE,
+    result=TXID_RESULT,
+    examples=(
+        '"bcrt1q..." 0.1',
+        '"bcrt1q..." 0.1 "drinks" "room77" true true null "unset" null 1.1',
+    ),
+)
+async def sendtoaddress(  # noqa: PLR0917 (Core's positional parameters)
+    wallet: WalletService,
+    address: str,
+    value: Any,
+    comment: str | None,
+    comment_to: str | None,
+    subtract_fee: bool,
+    replaceable: bool | None,
+    conf_target: Any,
+    estimate_mode: Any,
+    reuse: bool | None,
+    fee_rate: Any,
+    verbose: bool,
+) -> Any:
+    await wallet.synced()
+    avoid_reuse(reuse)
+    choice = fee_choice(conf_target, estimate_mode, fee_rate, replaceable)
+    [(_, script, sats)] = parse_outputs(wallet, {address: value})
+    recipients = [send.Recipient(script, sats, subtract_fee)]
+    tx_hash, reason = await spending.pay(wallet, recipients, choice)
+    return sent(tx_hash, reason, verbose)
+
+
+@TABLE.method(
+    "wallet",
+    "Send multiple times. Amounts are double-precision floating point numbers.",
+    Param("dummy", Type.STR, 'Must be set to "" for backwards compatibility.', None, '""'),
+    Param("amounts", Type.OBJ, "The addresses and amounts"),
+    Param("minconf", Type.NUM, "Ignored dummy value", None),
+    Param("comment", Type.STR, "A comment", None),
+    Param("subtractfeefrom", Type.ARR, "The addresses.", None),
+    REPLACEABLE,
+    CONF_TARGET,
+    ESTIMATE_MODE,
+    FEE_RATE,
+    VERBOSE,
+    result=TXID_RESULT,
+    examples=('"" "{\\"bcrt1q...\\":0.01,\\"bcrt1q...\\":0.02}"',),
+)
+async def sendmany(  # noqa: PLR0917 (Core's positional parameters)
+    wallet: WalletService,
+    dummy: str | None,
+    amounts: dict[str, Any],
+    minconf: int | None,
+    comment: str | None,
+    subtract_from: list[Any] | None,
+    replaceable: bool | None,
+    conf_target: Any,
+    estimate_mode: Any,
+    fee_rate: Any,
+    verbose: bool,
+) -> Any:
+    await wallet.synced()
+    if dummy:
+        raise RpcError(RpcCode.INVALID_PARAMETER, 'Dummy value must be set to ""')
+    choice = fee_choice(conf_target, estimate_mode, fee_rate, replaceable)
+    outputs = parse_outputs(wallet, amounts)
+    marked = subtract_positions(subtract_from, [address for address, _, _ in outputs])
+    recipients = [
+        send.Recipient(script, sats, i in marked) for i, (_, script, sats) in enumerate(outputs)
+    ]
+    tx_hash, reason = await spending.pay(wallet, recipients, choice)
+    return sent(tx_hash, reason, verbose)
+
+
+def subtract_positions(instructions: list[Any] | None, destinations: list[str]) -> set[int]:
+    """Core's InterpretSubtractFeeFromOutputInstructions: addresses or output positions."""
+    positions: set[int] = set()
+    prefix = "Invalid parameter 'subtract fee from output'"
+    for item in instructions or []:
+        if isinstance(item, str):
+            if item not in destinations:
+                raise RpcError(
+                    RpcCode.INVALID_PARAMETER,
+                    f"{prefix}, destination {item} not found in tx outputs",
+                )
+            position = destinations.index(item)
+        elif isinstance(item, int | Decimal) and not isinstance(item, bool):
+            position = int(item)
+        else:
+            raise RpcError(RpcCode.INVALID_PARAMETER, f"{prefix}, invalid value type")
+        if position in positions:
+            raise RpcError(RpcCode.INVALID_PARAMETER, f"{prefix}, duplicated position: {position}")
+        if position < 0:
+            raise RpcError(RpcCode.INVALID_PARAMETER, f"{prefix}, negative position: {position}")
+        if position >= len(destinations):
+            raise RpcError(RpcCode.INVALID_PARAMETER, f"{prefix}, position too large: {position}")
+        positions.add(position)
+    return positions
+
+
+SENDALL_OPTIONS = frozenset(
+    {
+        "add_to_wallet",
+        "fee_rate",
+        "conf_target",
+        "estimate_mode",
+        "inputs",
+        "lock_unspents",
+        "send_max",
+        "minconf",
+        "maxconf",
+        "replaceable",
+    }
+)
+
+
+@TABLE.method(
+    "wallet",
+    "EXPERIMENTAL warning: this call may be changed in future releases.\n\nSpend the value "
+    "of all (or specific) confirmed UTXOs and unconfirmed change in the wallet to one or "
+    "more recipients.",
+    Param("recipients", Type.ARR, "The sendall destinations."),
+    CONF_TARGET,
+    ESTIMATE_MODE,
+    FEE_RATE,
+    Param("options", Type.OBJ, "", None),
+    result="{complete, txid, hex}",
+    examples=("'[\"bcrt1q...\"]'",),
+)
+async def sendall(  # noqa: PLR0917 (Core's positional parameters)
+    wallet: WalletService,
+    recipients: list[Any],
+    conf_target: Any,
+    estimate_mode: Any,
+    fee_rate: Any,
+    options: dict[str, Any] | None,
+) -> Any:
+    await wallet.synced()
+    options = fee_options(dict(options or {}), conf_target, estimate_mode, fee_rate)
+    refuse_options(options, SENDALL_OPTIONS)
+    shares = sendall_shares(wallet, recipients)
+    choice = fee_choice(
+        options.get("conf_target"),
+        options.get("estimate_mode"),
+        options.get("fee_rate"),
+        options.get("replaceable"),
+    )
+    lower = _integer(options.get("minconf", 0))
+    if lower < 0:
+        raise RpcError(
+            RpcCode.INVALID_PARAMETER, f"Invalid minconf (minconf cannot be negative): {lower}"
+        )
+    upper = _integer(options.get("maxconf", 9_999_999))
+    if upper < lower:
+        raise RpcError(
+            RpcCode.INVALID_PARAMETER, f"maxconf can't be lower than minconf: {upper} < {lower}"
+        )
+    chain = spending.chain_of(wallet)
+    try:
+        rate, _ = spending.fee_rate(choice, wallet.spend_settings, await chain.relay_min_fee())
+    except spending.FeeRateTooLow as error:
+        raise RpcError(RpcCode.INVALID_PARAMETER, str(error)) from None
+    except spending.FallbackFeeDisabled as error:
+        raise RpcError(RpcCode.WALLET_ERROR, str(error)) from None
+    replaceable = options.get("replaceable", wallet.spend_settings.signal_rbf)
+    async with wallet.send_lock:
+        coins = sendall_coins(wallet, options, lower, upper)
+        payment = sweep.sweep(
+            coins,
+            shares,
+            rate,
+            sequence=send.SEQUENCE_RBF if replaceable else 0xFFFFFFFF,
+            max_fee=wallet.spend_settings.max_tx_fee,
+            send_max=bool(options.get("send_max", False)),
+        )
+        if options.get("lock_unspents"):
+            wallet.locks.lock([(c.txid, c.vout) for c in coins], persistent=False)
+        return await finish(wallet, payment, bool(options.get("add_to_wallet", True)))
+
+
+def fee_options(
+    options: dict[str, Any], conf_target: Any, estimate_mode: Any, fee_rate: Any
+) -> dict[str, Any]:
+    """Core's InterpretFeeEstimationInstructions: as arguments or options, not both."""
+    if "conf_target" in options or "estimate_mode" in options:
+        if conf_target is not None or estimate_mode is not None:
+            raise RpcError(
+                RpcCode.INVALID_PARAMETER,
+                "Pass conf_target and estimate_mode either as arguments or in the options "
+                "object, but not both",
+            )
+    else:
+        options |= {"conf_target": conf_target, "estimate_mode": estimate_mode}
+    if "fee_rate" in options:
+        if fee_rate is not None:
+            raise RpcError(
+                RpcCode.INVALID_PARAMETER,
+                "Pass the fee_rate either as an argument, or in the options object, but not both",
+            )
+    else:
+        options["fee_rate"] = fee_rate
+    if options["conf_target"] is not None and options.get("estimate_mode") in (None, "unset"):
+        raise RpcError(RpcCode.INVALID_PARAMETER, "Specify estimate_mode")
+    return options
+
+
+def refuse_options(options: dict[str, Any], known: frozenset[str]) -> None:
+    for name, value in options.items():
+        if name not in known and value is not None:
+            raise RpcError(RpcCode.INVALID_PARAMETER, f"Option {name} is not supported")
+    if options.get("psbt"):
+        raise RpcError(RpcCode.INVALID_PARAMETER, "Option psbt is not supported")
+
+
+def sendall_shares(wallet: WalletService, recipients: list[Any]) -> list[sweep.Share]:
+    shares = []
+    for recipient in recipients:
+        if isinstance(recipient, str):
+            shares.append(sweep.Share(recipient, destination(wallet, recipient), None))
+        elif isinstance(recipient, dict):
+            for address, script, sats in parse_outputs(wallet, recipient):
+                shares.append(sweep.Share(address, script, sats))
+        else:
+            raise RpcError(RpcCode.TYPE_ERROR, "Recipients must be addresses or objects")
+    if not any(share.value is None for share in shares):
+        raise RpcError(
+            RpcCode.INVALID_PARAMETER,
+            "Must provide at least one address without a specified amount",
+        )
+    return shares
+
+
+def sendall_coins(
+    wallet: WalletService, options: dict[str, Any], lower: int, upper: int
+) -> list[send.Spendable]:
+    if "inputs" not in options:
+        return [c for c, conf in spending.available(wallet) if lower <= conf <= upper]
+    if "send_max" in options:
+        raise RpcError(RpcCode.INVALID_PARAMETER, "Cannot combine send_max with specific inputs.")
+    if "minconf" in options or "maxconf" in options:
+        raise RpcError(
+            RpcCode.INVALID_PARAMETER, "Cannot combine minconf or maxconf with specific inputs."
+        )
+    return [wallet_input(wallet, item) for item in options["inputs"]]
+
+
+def wallet_input(wallet: WalletService, item: Any) -> send.Spendable:
+    """One of ``inputs``: an unspent coin of ours."""
+    if not isinstance(item, dict) or not isinstance(item.get("txid"), str):
+        raise RpcError(RpcCode.INVALID_PARAMETER, "Invalid parameter, missing txid key")
+    if "vout" not in item:
+        raise RpcError(RpcCode.INVALID_PARAMETER, "Invalid parameter, missing vout key")
+    vout = _integer(item["vout"])
+    if vout < 0:
+        raise RpcError(RpcCode.INVALID_PARAMETER, "Invalid parameter, vout cannot be negative")
+    coin = wallet.db.coin(item["txid"].lower(), vout)
+    if coin is not None and coin.spent_by is not None:
+        raise RpcError(
+            RpcCode.INVALID_PARAMETER,
+            f"Input not available. UTXO ({coin.txid}:{vout}) was already spent.",
+        )
+    if coin is None:
+        raise RpcError(
+            RpcCode.INVALID_PARAMETER,
+            f"Input not found. UTXO ({item['txid']}:{vout}) is not part of wallet.",
+        )
+    return spending.spendable(wallet, coin)
+
+
+async def finish(wallet: WalletService, payment: send.Payment, add_to_wallet: bool) -> Any:
+    """Core's FinishTransaction: recorded and broadcast, or only signed and handed back."""
+    if not add_to_wallet:
+        signed = send.sign(payment, wallet.keychain)
+        raw = serialize_transaction(signed).hex()
+        return {"txid": hash_to_hex(txid(signed)), "hex": raw, "complete": True}
+    return {"txid": await spending.finish(wallet, payment, None), "complete": True}
+
+
+@TABLE.method(
+    "wallet",
+    "Updates list of temporarily unspendable outputs.\nTemporarily lock (unlock=false) or "
+    "unlock (unlock=true) specified transaction outputs.\nIf no transaction outputs are "
+    "specified when unlocking then all current locked transaction outputs are unlocked.\nA "
+    "locked transaction output will not be chosen by automatic coin selection, when spending "
+    "bitcoins.\nLocks are stored in memory only, unless persistent=true, in which case they "
+    "will be written to the\nwallet database and loaded on node start.",
+    Param(
+        "unlock", Type.BOOL, "Whether to unlock (true) or lock (false) the specified transactions"
+    ),
+    Param(
+        "transactions",
+        Type.ARR,
+        "The transaction outputs and within each, the txid (string) vout (numeric).",
+        None,
+        "[]",
+    ),
+    Param(
+        "persistent",
+        Type.BOOL,
+        "Whether to write/erase this lock in the wallet database, or keep the change in "
+        "memory only. Ignored for unlocking.",
+        False,
+    ),
+    result="true|false    (boolean) Whether the command was successful or not",
+    examples=('false "[{\\"txid\\":\\"a08e...\\",\\"vout\\":1}]"',),
+)
+async def lockunspent(
+    wallet: WalletService, unlock: bool, transactions: list[Any] | None, persistent: bool
+) -> bool:
+    await wallet.synced()
+    if transactions is None:
+        if unlock:
+            wallet.locks.unlock()
+        return True
+    outpoints = [lockable(wallet, item, unlock, persistent) for item in transactions]
+    if unlock:
+        wallet.locks.unlock(outpoints)
+    else:
+        wallet.locks.lock(outpoints, persistent=persistent)
+    return True
+
+
+def lockable(wallet: WalletService, item: Any, unlock: bool, persistent: bool) -> tuple[str, int]:
+    """One ``transactions`` entry, checked as Core's lockunspent does."""
+    if not isinstance(item, dict):
+        raise RpcError(RpcCode.TYPE_ERROR, "JSON value is not an object as expected")
+    for field, kind, wanted in (("txid", str, "string"), ("vout", int | Decimal, "number")):
+        if field not in item:
+            raise RpcError(RpcCode.TYPE_ERROR, f"Missing {field}")
+        if not isinstance(item[field], kind) or isinstance(item[field], bool):
+            raise RpcError(
+                RpcCode.TYPE_ERROR,
+                f"JSON value of type {_json_type(item[field])} for field {field} is not of "
+                f"expected type {wanted}",
+            )
+    txid_hex = item["txid"]
+    if len(txid_hex) != 64:
+        raise RpcError(
+            RpcCode.INVALID_PARAMETER,
+            f"txid must be of length 64 (not {len(txid_hex)}, for '{txid_hex}')",
+        )
+    try:
+        bytes.fromhex(txid_hex)
+    except ValueError:
+        raise RpcError(
+            RpcCode.INVALID_PARAMETER, f"txid must be hexadecimal string (not '{txid_hex}')"
+        ) from None
+    vout = _integer(item["vout"])
+    if vout < 0:
+        raise RpcError(RpcCode.INVALID_PARAMETER, "Invalid parameter, vout cannot be negative")
+    row = wallet.db.tx(txid_hex.lower())
+    if row is None:
+        raise RpcError(RpcCode.INVALID_PARAMETER, "Invalid parameter, unknown transaction")
+    if vout >= len(parse_transaction(row.raw).vout):
+        raise RpcError(RpcCode.INVALID_PARAMETER, "Invalid parameter, vout index out of bounds")
+    coin = wallet.db.coin(row.txid, vout)
+    if coin is not None and coin.spent_by is not None:
+        raise RpcError(RpcCode.INVALID_PARAMETER, "Invalid parameter, expected unspent output")
+    outpoint = (row.txid, vout)
+    locked = outpoint in wallet.locks
+    if unlock and not locked:
+        raise RpcError(RpcCode.INVALID_PARAMETER, "Invalid parameter, expected locked output")
+    if not unlock and locked and not persistent:
+        raise RpcError(RpcCode.INVALID_PARAMETER, "Invalid parameter, output already locked")
+    return outpoint
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | Decimal):
+        return "number"
+    return {str: "string", dict: "object", list: "array"}.get(type(value), "null")
+
+
+@TABLE.method(
+    "wallet",
+    "Returns list of temporarily unspendable outputs.\nSee the lockunspent call to lock and "
+    "unlock transactions for spending.",
+    result='[{"txid": "hex", "vout": n}, ...]',
+    examples=("",),
+)
+async def listlockunspent(wallet: WalletService) -> Any:
+    return [{"txid": txid_hex, "vout": vout} for txid_hex, vout in wallet.locks.listed()]
