@@ -9,11 +9,11 @@ witnesses are judged by node.script.standard (Core's ValidateInputsStandardness 
 IsWitnessStandard, for every output type); script failures carry node.script's v30
 prefix ("mempool-script-verify-flag-failed (...)").
 
-Not implemented, on purpose (a regtest node with no peers): replacement. A transaction
-spending an input a mempool transaction already spends is refused with
-"txn-mempool-conflict", what Core says with full RBF off (before v28); Core v28+ would try
-a replacement instead. Nor are there expiry, size-limit eviction, package relay, TRUC
-rules, the CPFP carve-out or prioritisetransaction.
+A transaction spending an input a mempool transaction already spends is a replacement,
+judged by Core 30's full-RBF rules (node.rbf; no BIP125 signal needed): what it evicts
+leaves with reason "replaced". Not implemented, on purpose (a regtest node with no peers):
+expiry, size-limit eviction, package relay, TRUC rules, the CPFP carve-out or
+prioritisetransaction.
 
 Reorganisations follow Core's DisconnectedBlockTransactions: ``block_disconnected`` keeps
 the block's transactions aside, ``block_connected`` drops from them what the new branch
@@ -31,14 +31,12 @@ from fractions import Fraction
 
 from embit.transaction import Transaction
 
-from btc.addresses import witness_program as parse_witness_program
 from btc.amounts import btc
 from btc.primitives import (
     COINBASE_MATURITY,
     MAX_BLOCK_SIGOPS_COST,
     MAX_BLOCK_WEIGHT,
     WITNESS_SCALE_FACTOR,
-    compact_size,
     has_witness,
     hash_to_hex,
     is_coinbase,
@@ -47,8 +45,20 @@ from btc.primitives import (
     txid,
     wtxid,
 )
-from node import validation
-from node.script import is_push_only, iter_ops, script_type, transaction_sigop_cost
+from node import rbf, validation
+from node.policy import (
+    BIP125_MAX_SEQUENCE,
+    DEFAULT_INCREMENTAL_RELAY_FEE,
+    DEFAULT_MIN_RELAY_TX_FEE,
+    DUST_RELAY_TX_FEE,
+    MAX_OP_RETURN_RELAY,
+    MAX_STANDARD_TX_SIGOPS_COST,
+    MIN_STANDARD_TX_NONWITNESS_SIZE,
+    check_standard,
+    fee_for,
+    virtual_size,
+)
+from node.script import transaction_sigop_cost
 from node.script.standard import is_witness_standard, nonstandard_input
 from node.store import Coin, Outpoint
 from node.validation import CoinView, Invalid, outpoint_of
@@ -56,18 +66,7 @@ from node.validation import CoinView, Invalid, outpoint_of
 # --- Core's policy defaults (policy/policy.h, txmempool.h, node/miner.h; v28) ---------------
 
 MEMPOOL_HEIGHT = 0x7FFFFFFF  # the height Core's CCoinsViewMemPool gives unconfirmed outputs
-DEFAULT_MIN_RELAY_TX_FEE = 1000  # sat/kvB, -minrelaytxfee
-DUST_RELAY_TX_FEE = 3000  # sat/kvB, -dustrelayfee
-DEFAULT_INCREMENTAL_RELAY_FEE = 1000  # sat/kvB, -incrementalrelayfee
 DEFAULT_BLOCK_MIN_TX_FEE = 1000  # sat/kvB, -blockmintxfee: the miner leaves cheaper packages out
-TX_MAX_STANDARD_VERSION = 3
-MAX_STANDARD_TX_WEIGHT = 400_000
-MIN_STANDARD_TX_NONWITNESS_SIZE = 65  # CVE-2017-12842: no 64-byte transactions
-MAX_STANDARD_SCRIPTSIG_SIZE = 1650
-MAX_OP_RETURN_RELAY = 83  # -datacarriersize: 80 bytes of data, OP_RETURN and 2 push bytes
-MAX_STANDARD_MULTISIG_KEYS = 3
-MAX_STANDARD_TX_SIGOPS_COST = MAX_BLOCK_SIGOPS_COST // 5
-DEFAULT_BYTES_PER_SIGOP = 20
 DEFAULT_ANCESTOR_LIMIT = 25  # -limitancestorcount (the transaction itself included)
 DEFAULT_ANCESTOR_SIZE_LIMIT = 101_000  # vbytes, -limitancestorsize
 DEFAULT_DESCENDANT_LIMIT = 25
@@ -76,89 +75,13 @@ DEFAULT_MAX_MEMPOOL_SIZE = 300_000_000  # bytes, -maxmempool=300
 COINBASE_RESERVED_WEIGHT = 4000  # the miner keeps this much of the block for the coinbase
 COINBASE_RESERVED_SIGOPS = 400
 DEFAULT_BLOCK_MAX_WEIGHT = MAX_BLOCK_WEIGHT - COINBASE_RESERVED_WEIGHT  # -blockmaxweight
-BIP125_MAX_SEQUENCE = 0xFFFFFFFD  # an input at or below it signals replaceability
 MAX_CONSECUTIVE_FAILURES = 1000  # the miner gives up on a nearly full block after this many
 
 # Core's MemPoolRemovalReason names (RemovalReasonToString).
 REMOVED_BLOCK = "block"
 REMOVED_CONFLICT = "conflict"
 REMOVED_REORG = "reorg"
-
-
-# --- fees and sizes --------------------------------------------------------------------------
-
-
-def fee_for(rate: int, vsize: int) -> int:
-    """Core's CFeeRate(rate).GetFee(vsize): satoshis for ``vsize`` vbytes at ``rate`` sat/kvB,
-    rounded up."""
-    return -(-rate * vsize // 1000)
-
-
-def virtual_size(weight: int, sigop_cost: int) -> int:
-    """Core's GetVirtualTransactionSize: the weight, or the sigops at 20 vbytes each if more."""
-    adjusted = max(weight, sigop_cost * DEFAULT_BYTES_PER_SIGOP)
-    return (adjusted + WITNESS_SCALE_FACTOR - 1) // WITNESS_SCALE_FACTOR
-
-
-def dust_threshold(script_pubkey: bytes, dust_relay_fee: int = DUST_RELAY_TX_FEE) -> int:
-    """Core's GetDustThreshold: what spending the output would cost at the dust fee rate.
-
-    The output's own size plus a typical input spending it (148 bytes, or 67 vbytes for a
-    witness program): 546 sat for P2PKH, 540 for P2SH, 294 for P2WPKH, 330 for P2WSH and
-    P2TR. Unspendable outputs (OP_RETURN) have none.
-    """
-    if validation.is_unspendable(script_pubkey):
-        return 0
-    size = 8 + len(compact_size(len(script_pubkey))) + len(script_pubkey)
-    witness = parse_witness_program(script_pubkey) is not None
-    size += 32 + 4 + 1 + (107 // WITNESS_SCALE_FACTOR if witness else 107) + 4
-    return fee_for(dust_relay_fee, size)
-
-
-# --- standardness (policy/policy.cpp) -----------------------------------------------------
-
-
-def _is_standard_output(script_pubkey: bytes, kind: str, max_datacarrier_bytes: int) -> bool:
-    """Core's IsStandard(scriptPubKey): every Solver type but nonstandard, with limits."""
-    if kind == "nonstandard":
-        return False
-    if kind == "multisig":
-        keys = len(iter_ops(script_pubkey)) - 3  # m, the keys, n, OP_CHECKMULTISIG
-        return keys <= MAX_STANDARD_MULTISIG_KEYS
-    if kind == "nulldata":
-        return len(script_pubkey) <= max_datacarrier_bytes
-    return True
-
-
-def check_standard(
-    tx: Transaction,
-    *,
-    dust_relay_fee: int = DUST_RELAY_TX_FEE,
-    max_datacarrier_bytes: int = MAX_OP_RETURN_RELAY,
-) -> None:
-    """Core v28's IsStandardTx; Invalid with its reason (TX_NOT_STANDARD) if not standard."""
-    if not 1 <= tx.version <= TX_MAX_STANDARD_VERSION:
-        raise Invalid("version")
-    if tx_weight(tx) > MAX_STANDARD_TX_WEIGHT:
-        raise Invalid("tx-size")
-    for txin in tx.vin:
-        script_sig = txin.script_sig.data
-        if len(script_sig) > MAX_STANDARD_SCRIPTSIG_SIZE:
-            raise Invalid("scriptsig-size")
-        if not is_push_only(script_sig):
-            raise Invalid("scriptsig-not-pushonly")
-    data_outputs = 0
-    for out in tx.vout:
-        script = out.script_pubkey.data
-        kind = script_type(script)
-        if not _is_standard_output(script, kind, max_datacarrier_bytes):
-            raise Invalid("scriptpubkey")
-        if kind == "nulldata":
-            data_outputs += 1
-        elif out.value < dust_threshold(script, dust_relay_fee):
-            raise Invalid("dust")
-    if data_outputs > 1:
-        raise Invalid("multi-op-return")
+REMOVED_REPLACED = "replaced"
 
 
 # --- the pool ---------------------------------------------------------------------------------
@@ -177,6 +100,9 @@ class Entry:
     weight: int = 0
     sigop_cost: int = 0
     height: int = 0  # the tip's height when it entered
+    # What it evicted as a replacement (Core's conflicts and their descendants), parents
+    # first; for a test acceptance, what it would evict.
+    replaced: tuple[bytes, ...] = field(default=(), compare=False)
 
     @property
     def fee_rate(self) -> int:
@@ -240,15 +166,18 @@ class Mempool:
         """The UTXO set as the next block would see it: the chain's unspent outputs minus
         those mempool transactions spend, plus mempool outputs (at MEMPOOL_HEIGHT, as Core's
         CCoinsViewMemPool), so a child can spend an unconfirmed parent."""
-        if outpoint in self._spenders:
-            return None
+        return None if outpoint in self._spenders else self.output(outpoint)
+
+    def output(self, outpoint: Outpoint) -> Coin | None:
+        """Core's CCoinsViewMemPool::GetCoin: a mempool transaction's output, whether
+        another mempool transaction spends it or not, else the chain's unspent output."""
         entry = self._entries.get(outpoint.txid)
-        if entry is not None:
-            if outpoint.vout >= len(entry.tx.vout):
-                return None
-            out = entry.tx.vout[outpoint.vout]
-            return Coin(out.value, out.script_pubkey.data, MEMPOOL_HEIGHT, False)
-        return self.chain_view.coin(outpoint)
+        if entry is None:
+            return self.chain_view.coin(outpoint)
+        if outpoint.vout >= len(entry.tx.vout):
+            return None
+        out = entry.tx.vout[outpoint.vout]
+        return Coin(out.value, out.script_pubkey.data, MEMPOOL_HEIGHT, False)
 
     def entries(self) -> list[Entry]:
         """Every entry, parents before children, as ``getrawmempool`` lists them (Core's
@@ -353,22 +282,25 @@ class Mempool:
         if not validation.is_final_tx(tx, tip + 1, self.median_time_past_at(tip)):
             raise Invalid("non-final")
 
-    def _check_conflicts(self, tx_hash: bytes, tx_whash: bytes, outpoints: list[Outpoint]) -> None:
+    def _conflicts(self, tx_hash: bytes, tx_whash: bytes, outpoints: list[Outpoint]) -> set[bytes]:
+        """PreChecks' mempool lookups: refuse a transaction already here, else the mempool
+        transactions spending any of its inputs (the replacement candidates)."""
         if tx_whash in self._by_wtxid:
             raise Invalid("txn-already-in-mempool")
         if tx_hash in self._entries:
             raise Invalid("txn-same-nonwitness-data-in-mempool")
-        if any(outpoint in self._spenders for outpoint in outpoints):
-            raise Invalid("txn-mempool-conflict")  # no replacement: Core with full RBF off
+        return {self._spenders[op] for op in outpoints if op in self._spenders}
 
     def _accept(self, tx: Transaction, *, bypass_limits: bool, test_accept: bool = False) -> Entry:
-        """Core's MemPoolAccept: PreChecks, then the policy script checks, then add."""
+        """Core's MemPoolAccept: PreChecks, ReplacementChecks, the policy script checks,
+        then Finalize (evict the replaced, add)."""
         tip = self.tip_height()
         self._check_alone(tx, tip)
         tx_hash, tx_whash = txid(tx), wtxid(tx)
         outpoints = _outpoints(tx)
-        self._check_conflicts(tx_hash, tx_whash, outpoints)
-        coins = [self.coin(op) for op in outpoints]
+        conflicts = self._conflicts(tx_hash, tx_whash, outpoints)
+        view = _OutputsView(self)  # Core's CCoinsViewMemPool: spent or not by the pool
+        coins = [view.coin(op) for op in outpoints]
         if any(coin is None for coin in coins):
             known = any(
                 self.chain_view.coin(Outpoint(tx_hash, i)) is not None for i in range(len(tx.vout))
@@ -380,7 +312,7 @@ class Mempool:
         heights = [tip + 1 if c.height == MEMPOOL_HEIGHT else c.height for c in spent]
         if not validation._sequence_locks_ok(tx, heights, tip + 1, self.median_time_past_at):
             raise Invalid("non-BIP68-final")
-        fee = validation.check_tx_inputs(tx, self, tip + 1)
+        fee = validation.check_tx_inputs(tx, view, tip + 1)
         spent_scripts = [c.script_pubkey for c in spent]
         nonstandard = nonstandard_input(tx, spent_scripts)
         if nonstandard is not None:
@@ -396,8 +328,18 @@ class Mempool:
         if not bypass_limits and fee < required:
             raise Invalid("min relay fee not met", f"{fee} < {required}")
         parents = {op.txid for op in outpoints if op.txid in self._entries}
-        self._check_chain_limits(parents, vsize)
-        validation.verify_scripts(tx, self, policy=True)
+        # Core's RBF relaxation: one direct conflict may be replaced in place even at the
+        # descendant limits, since it and its descendants leave.
+        room = (1, self._family_size(min(conflicts))) if len(conflicts) == 1 else (0, 0)
+        ancestors = self._check_chain_limits(parents, vsize, room)
+        hex_id = hash_to_hex(tx_hash)
+        error = rbf.spends_conflicting(
+            hex_id, map(hash_to_hex, sorted(ancestors)), set(map(hash_to_hex, conflicts))
+        )
+        if error is not None:
+            raise Invalid("bad-txns-spends-conflicting-tx", error)
+        replaced = self._replacement_checks(tx, hex_id, fee, vsize, conflicts)
+        validation.verify_scripts(tx, view, policy=True)
 
         entry = Entry(
             tx=tx,
@@ -409,9 +351,12 @@ class Mempool:
             weight=weight,
             sigop_cost=sigop_cost,
             height=tip,
+            replaced=tuple(replaced),
         )
         if test_accept:
             return entry
+        for gone in replaced:
+            self._remove(gone)
         self._entries[tx_hash] = entry
         self.sequence += 1
         self._by_wtxid[tx_whash] = tx_hash
@@ -419,10 +364,44 @@ class Mempool:
             self._spenders[outpoint] = tx_hash
         return entry
 
-    def _check_chain_limits(self, parents: set[bytes], vsize: int) -> None:
+    def _replacement_checks(
+        self, tx: Transaction, hex_id: str, fee: int, vsize: int, conflicts: set[bytes]
+    ) -> list[bytes]:
+        """Core's ReplacementChecks, in its order: what a replacement evicts (conflicts and
+        their descendants, parents first), or Invalid with Core's reason and details."""
+        if not conflicts:
+            return []
+        direct = [self._entries[t] for t in sorted(conflicts)]
+        error = rbf.pays_more_than_conflicts(hex_id, fee, vsize, ((e.fee, e.vsize) for e in direct))
+        if error is not None:
+            raise Invalid("insufficient fee", error)
+        counts = (len(self.descendants(e.txid)) + 1 for e in direct)
+        error = rbf.too_many_replacements(hex_id, counts)
+        if error is not None:
+            raise Invalid("too many potential replacements", error)
+        evicted = self._with_descendants(conflicts)
+        parents_of_evicted = {op.txid for t in evicted for op in _outpoints(self._entries[t].tx)}
+        error = rbf.adds_unconfirmed(
+            hex_id, [op.txid for op in _outpoints(tx)], parents_of_evicted, set(self._entries)
+        )
+        if error is not None:
+            raise Invalid("replacement-adds-unconfirmed", error)
+        original = sum(self._entries[t].fee for t in evicted)
+        error = rbf.pays_for_rbf(hex_id, original, fee, vsize, DEFAULT_INCREMENTAL_RELAY_FEE)
+        if error is not None:
+            raise Invalid("insufficient fee", error)
+        return evicted
+
+    def _check_chain_limits(
+        self, parents: set[bytes], vsize: int, room: tuple[int, int] = (0, 0)
+    ) -> set[bytes]:
         """Core's CalculateAncestorsAndCheckLimits (25 transactions and 101 kvB, ancestors
-        and descendants), walking the ancestors in Core's order with Core's messages."""
+        and descendants), walking the ancestors in Core's order with Core's messages; the
+        in-mempool ancestors. ``room``: (count, vsize) more descendants allowed (Core's
+        maybe_rbf_limits)."""
         limit = "too-long-mempool-chain"
+        descendant_limit = DEFAULT_DESCENDANT_LIMIT + room[0]
+        descendant_size_limit = DEFAULT_DESCENDANT_SIZE_LIMIT + room[1]
         if len(parents) + 1 > DEFAULT_ANCESTOR_LIMIT:
             raise Invalid(limit, f"too many unconfirmed parents [limit: {DEFAULT_ANCESTOR_LIMIT}]")
         staged, ancestors, total = set(parents), set(), vsize
@@ -433,16 +412,15 @@ class Mempool:
             total += self._entries[current].vsize
             below = self.descendants(current) | {current}
             tx_hex = hash_to_hex(current)
-            if sum(self._entries[t].vsize for t in below) + vsize > DEFAULT_DESCENDANT_SIZE_LIMIT:
+            if sum(self._entries[t].vsize for t in below) + vsize > descendant_size_limit:
                 raise Invalid(
                     limit,
                     f"exceeds descendant size limit for tx {tx_hex} "
-                    f"[limit: {DEFAULT_DESCENDANT_SIZE_LIMIT}]",
+                    f"[limit: {descendant_size_limit}]",
                 )
-            if len(below) + 1 > DEFAULT_DESCENDANT_LIMIT:
+            if len(below) + 1 > descendant_limit:
                 raise Invalid(
-                    limit,
-                    f"too many descendants for tx {tx_hex} [limit: {DEFAULT_DESCENDANT_LIMIT}]",
+                    limit, f"too many descendants for tx {tx_hex} [limit: {descendant_limit}]"
                 )
             if total > DEFAULT_ANCESTOR_SIZE_LIMIT:
                 raise Invalid(
@@ -455,6 +433,7 @@ class Mempool:
                     raise Invalid(
                         limit, f"too many unconfirmed ancestors [limit: {DEFAULT_ANCESTOR_LIMIT}]"
                     )
+        return ancestors
 
     # -- the chain moved ------------------------------------------------------------------------
 
@@ -497,7 +476,8 @@ class Mempool:
         the fee floors (a reorg must not lose a transaction for its fee) but with every other
         check; what fails is dropped, with any mempool descendants. Then evicts mempool
         transactions the new tip makes invalid: non-final ones and spends of coinbases no
-        longer mature. Returns (entries added, (txid, "reorg") removed).
+        longer mature. A transaction put back may replace mempool ones, as in Core. Returns
+        (entries added, (txid, "reorg" or "replaced") removed).
         """
         blocks, self._disconnected = self._disconnected, []
         added: list[Entry] = []
@@ -505,9 +485,12 @@ class Mempool:
         for block in reversed(blocks):
             for tx in block:
                 try:
-                    added.append(self._accept(tx, bypass_limits=True))
+                    entry = self._accept(tx, bypass_limits=True)
                 except Invalid:
                     removed += self._remove_recursive(self._spending(txid(tx)), REMOVED_REORG)
+                    continue
+                added.append(entry)
+                removed += [(t, REMOVED_REPLACED) for t in entry.replaced]
         stale = [t for t, entry in self._entries.items() if not self._still_valid(entry)]
         removed += self._remove_recursive(stale, REMOVED_REORG)
         gone = {t for t, _ in removed}
@@ -623,17 +606,33 @@ class Mempool:
             if self._spenders.get(outpoint) == tx_hash:
                 del self._spenders[outpoint]
 
-    def _remove_recursive(self, roots: Iterable[bytes], reason: str) -> list[tuple[bytes, str]]:
-        """Core's removeRecursive: the roots still here and all their descendants, parents
-        first."""
+    def _with_descendants(self, roots: Iterable[bytes]) -> list[bytes]:
+        """The roots still here and all their descendants, parents first."""
         doomed = {t for t in roots if t in self._entries}
         for root in list(doomed):
             doomed |= self.descendants(root)
         depth = {t: len(self.ancestors(t) & doomed) for t in doomed}
-        order = sorted(doomed, key=lambda t: (depth[t], t))
+        return sorted(doomed, key=lambda t: (depth[t], t))
+
+    def _family_size(self, tx_hash: bytes) -> int:
+        """Core's GetSizeWithDescendants: vbytes of ``tx_hash`` and its descendants."""
+        return sum(self._entries[t].vsize for t in self.descendants(tx_hash) | {tx_hash})
+
+    def _remove_recursive(self, roots: Iterable[bytes], reason: str) -> list[tuple[bytes, str]]:
+        """Core's removeRecursive: the roots still here and all their descendants, parents
+        first."""
+        order = self._with_descendants(roots)
         for tx_hash in order:
             self._remove(tx_hash)
         return [(t, reason) for t in order]
+
+
+class _OutputsView:
+    """What a new transaction's inputs are looked up in (scripts, amounts): every mempool
+    output, spent in the pool or not (that is a conflict, judged apart), over the chain."""
+
+    def __init__(self, pool: Mempool) -> None:
+        self.coin = pool.output
 
 
 def _outpoints(tx: Transaction) -> list[Outpoint]:

@@ -39,7 +39,7 @@ from ipc.interfaces import (
 )
 from node import rpc, validation
 from node.chainstate import ChainState, Change
-from node.mempool import COINBASE_RESERVED_WEIGHT, Mempool, fee_for
+from node.mempool import COINBASE_RESERVED_WEIGHT, REMOVED_REPLACED, Mempool, fee_for
 from node.miner import build_block
 from node.notifications import Notifier
 from node.store import BlockRecord, Outpoint
@@ -195,11 +195,13 @@ class NodeService(Node, Chain):
                     "Fee exceeds maximum configured by user (e.g. -maxtxfee, maxfeerate)",
                     rpc_code=RpcCode.VERIFY_ERROR,
                 )
-            self.mempool.accept(tx)
+            entry = self.mempool.accept(tx)
         except validation.Invalid as invalid:
             reason = f"{invalid.reason}, {invalid.debug}" if invalid.debug else invalid.reason
             code = RpcCode.VERIFY_ERROR if invalid.reason == MISSING_INPUTS else None
             raise TxRejected(reason, rpc_code=code) from None
+        for replaced in entry.replaced:  # Core: the evicted are announced before the new one
+            self._publish_removed(replaced, REMOVED_REPLACED)
         raw = serialize_transaction(tx)
         self.notifier.publish(lambda n: n.transaction_added_to_mempool(raw))
         self.mempool_changed.fire()

@@ -28,9 +28,8 @@ from node.mempool import (
     MEMPOOL_HEIGHT,
     Entry,
     Mempool,
-    dust_threshold,
-    fee_for,
 )
+from node.policy import dust_threshold, fee_for
 from node.script import MEMPOOL_PREFIX, Err
 from node.store import Coin, Outpoint
 from node.validation import Invalid
@@ -42,8 +41,7 @@ NOW = 1_700_000_000
 OP_RETURN = b"\x6a"
 
 
-@pytest.fixture(scope="module")
-def matured() -> Chain:
+def matured_chain() -> Chain:
     """Coinbases to P2PKH, P2WPKH and P2SH-P2WPKH at heights 1-3, then 110 P2WPKH ones:
     tip 113, so the coinbases of heights 1-14 can be spent in the next block."""
     chain = Chain()
@@ -52,6 +50,11 @@ def matured() -> Chain:
     for _ in range(110):
         chain.mine()
     return chain
+
+
+@pytest.fixture(scope="module")
+def matured() -> Chain:
+    return matured_chain()
 
 
 class Live:
@@ -85,14 +88,19 @@ def live(chain: Chain) -> Live:
     return Live(chain)
 
 
-@pytest.fixture
-def pool(live: Live) -> Mempool:
+def pool_on(live: Live) -> Mempool:
+    """A mempool over ``live``'s chain, its clock stopped at NOW."""
     return Mempool(
         live,
         live.height,
         median_time_past_at=live.median_time_past_at,
         clock=lambda: NOW,
     )
+
+
+@pytest.fixture
+def pool(live: Live) -> Mempool:
+    return pool_on(live)
 
 
 def mature_coin(chain: Chain, height: int) -> tuple[Outpoint, Coin]:
@@ -340,14 +348,6 @@ def test_txn_same_nonwitness_data_in_mempool(chain: Chain, pool: Mempool) -> Non
     other.vin[0].witness = Witness([b"\x01", *tx.vin[0].witness.items[1:]])
     assert txid(other) == txid(tx) and wtxid(other) != wtxid(tx)
     rejects("txn-same-nonwitness-data-in-mempool", pool.accept, other)
-
-
-def test_txn_mempool_conflict_no_replacement(chain: Chain, pool: Mempool) -> None:
-    first = pay(chain, 5)
-    pool.accept(first)
-    higher_fee = pay(chain, 5, fee=10 * FEE, to=OTHER.script("p2wpkh"))
-    rejects("txn-mempool-conflict", pool.accept, higher_fee)
-    assert list(pool.entries()) == [pool.get(txid(first))]
 
 
 def test_txn_already_known(chain: Chain, pool: Mempool) -> None:

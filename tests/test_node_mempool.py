@@ -67,8 +67,9 @@ def test_a_spend_goes_through_the_mempool_into_a_block(tmp_path: Path):
             == raw
         )
         assert await node.mempool_transactions() == [serialize_transaction(tx)]
-        with pytest.raises(TxRejected, match=r"^txn-mempool-conflict$"):
-            conflict = spend([(outpoint, coin)], [(coin.value - 20_000, key.script("p2wpkh"))], key)
+        # A conflict paying less is no replacement (Core's full RBF, rule #6).
+        with pytest.raises(TxRejected, match=r"^insufficient fee, rejecting replacement "):
+            conflict = spend([(outpoint, coin)], [(coin.value - 5_000, key.script("p2wpkh"))], key)
             await node.broadcast_transaction(serialize_transaction(conflict))
 
         [mined] = json.loads(
