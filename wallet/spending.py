@@ -250,11 +250,18 @@ def commit(
     """Core's CommitTransaction: the send and its spent coins, in one sqlite transaction,
     before the node hears of it. A wallet killed after this rebroadcasts at its next
     attach; one killed before it has sent nothing."""
-    tx_hash = hash_to_hex(txid(tx))
     with wallet.db.transaction():
-        if change is not None and payment.change_vout is not None:
-            wallet.db.mark_used(change.script, wallet.keychain, wallet.keypool)
-        wallet.db.apply_tx(tx, None, tx_hash=tx_hash)
+        return record(wallet, tx, payment, change)
+
+
+def record(
+    wallet: WalletService, tx: Transaction, payment: send.Payment, change: KeyRow | None
+) -> str:
+    """``commit``'s writes, inside the caller's sqlite transaction; the txid."""
+    tx_hash = hash_to_hex(txid(tx))
+    if change is not None and payment.change_vout is not None:
+        wallet.db.mark_used(change.script, wallet.keychain, wallet.keypool)
+    wallet.db.apply_tx(tx, None, tx_hash=tx_hash)
     return tx_hash
 
 
