@@ -289,3 +289,58 @@ async def test_sendall_refusals_are_cores(tmp_path: Path) -> None:
         assert set(result) == {"txid", "hex", "complete"}
         assert chain.mempool == {}
         assert parse_transaction(bytes.fromhex(result["hex"])).vout[0].value > 49 * COIN
+
+
+async def test_send_funds_outputs_with_options_as_core(tmp_path: Path) -> None:
+    chain = BlockChain()
+    async with wallet_with(tmp_path, chain, coins=2) as service:
+        first, _ = await rpc(service, "listunspent")
+        result = await call(
+            service,
+            "send",
+            {
+                "outputs": [{OTHER_ADDRESS: 1}, {SECOND: 2}],
+                "fee_rate": 5,
+                "options": {
+                    "inputs": [{"txid": first["txid"], "vout": first["vout"]}],
+                    "change_position": 2,
+                    "lock_unspents": True,
+                },
+            },
+        )
+        assert result["complete"] is True
+        tx = sent_tx(chain, result["txid"])
+        assert [(i.txid.hex(), i.vout) for i in tx.vin] == [(first["txid"], first["vout"])]
+        assert [out.script_pubkey.data for out in tx.vout][:2] == [OTHER, SECOND_SCRIPT]
+        assert len(tx.vout) == 3  # the change where it was asked for
+        fee = 50 * COIN - sum(out.value for out in tx.vout)
+        assert fee_for(5000, tx_vsize(tx)) <= fee <= fee_for(5000, tx_vsize(tx) + 1)
+        with raises_rpc(RpcCode.INVALID_PARAMETER, "^Specify estimate_mode$"):
+            await call(service, "send", {"outputs": {OTHER_ADDRESS: 1}, "conf_target": 3})
+        with raises_rpc(RpcCode.INVALID_PARAMETER, "^Option psbt is not supported$"):
+            await call(service, "send", {"outputs": {OTHER_ADDRESS: 1}, "options": {"psbt": True}})
+        with raises_rpc(RpcCode.WALLET_ERROR, r"^Not found pre-selected input COutPoint\(abababab"):
+            await call(
+                service,
+                "send",
+                {
+                    "outputs": {OTHER_ADDRESS: 1},
+                    "options": {"inputs": [{"txid": "ab" * 32, "vout": 0}]},
+                },
+            )
+        # the preset coin alone cannot pay 60 BTC when other inputs are not allowed
+        second = (await rpc(service, "listunspent"))[0]
+        with raises_rpc(RpcCode.WALLET_ERROR, "^Insufficient funds$"):
+            await call(
+                service,
+                "send",
+                {
+                    "outputs": {OTHER_ADDRESS: 60},
+                    "options": {"inputs": [{"txid": second["txid"], "vout": second["vout"]}]},
+                },
+            )
+        unsigned = await call(
+            service, "send", {"outputs": {OTHER_ADDRESS: 1}, "options": {"add_to_wallet": False}}
+        )
+        assert set(unsigned) == {"txid", "hex", "complete"}
+        assert unsigned["txid"] not in chain.mempool

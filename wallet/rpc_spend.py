@@ -12,10 +12,9 @@ from typing import TYPE_CHECKING, Any
 from btc.addresses import AddressError, address_to_script
 from btc.amounts import AmountError, sats_from_json
 from btc.fees import FeeRateError, parse_sat_vb
-from btc.primitives import hash_to_hex, serialize_transaction, txid
 from ipc.interfaces import RpcCode, RpcError
 from rpc.spec import Param, Table, Type
-from wallet import send, spending, sweep
+from wallet import send, spending
 from wallet.spending import FeeChoice
 
 if TYPE_CHECKING:
@@ -268,86 +267,6 @@ def subtract_positions(instructions: list[Any] | None, destinations: list[str]) 
     return positions
 
 
-SENDALL_OPTIONS = frozenset(
-    {
-        "add_to_wallet",
-        "fee_rate",
-        "conf_target",
-        "estimate_mode",
-        "inputs",
-        "lock_unspents",
-        "send_max",
-        "minconf",
-        "maxconf",
-        "replaceable",
-    }
-)
-
-
-@TABLE.method(
-    "wallet",
-    "EXPERIMENTAL warning: this call may be changed in future releases.\n\nSpend the value "
-    "of all (or specific) confirmed UTXOs and unconfirmed change in the wallet to one or "
-    "more recipients.",
-    Param("recipients", Type.ARR, "The sendall destinations."),
-    CONF_TARGET,
-    ESTIMATE_MODE,
-    FEE_RATE,
-    Param("options", Type.OBJ, "", None),
-    result="{complete, txid, hex}",
-    examples=("'[\"bcrt1q...\"]'",),
-)
-async def sendall(  # noqa: PLR0917 (Core's positional parameters)
-    wallet: WalletService,
-    recipients: list[Any],
-    conf_target: Any,
-    estimate_mode: Any,
-    fee_rate: Any,
-    options: dict[str, Any] | None,
-) -> Any:
-    await wallet.synced()
-    options = fee_options(dict(options or {}), conf_target, estimate_mode, fee_rate)
-    refuse_options(options, SENDALL_OPTIONS)
-    shares = sendall_shares(wallet, recipients)
-    choice = fee_choice(
-        options.get("conf_target"),
-        options.get("estimate_mode"),
-        options.get("fee_rate"),
-        options.get("replaceable"),
-    )
-    lower = integer(options.get("minconf", 0))
-    if lower < 0:
-        raise RpcError(
-            RpcCode.INVALID_PARAMETER, f"Invalid minconf (minconf cannot be negative): {lower}"
-        )
-    upper = integer(options.get("maxconf", 9_999_999))
-    if upper < lower:
-        raise RpcError(
-            RpcCode.INVALID_PARAMETER, f"maxconf can't be lower than minconf: {upper} < {lower}"
-        )
-    chain = spending.chain_of(wallet)
-    try:
-        rate, _ = spending.fee_rate(choice, wallet.spend_settings, await chain.relay_min_fee())
-    except spending.FeeRateTooLow as error:
-        raise RpcError(RpcCode.INVALID_PARAMETER, str(error)) from None
-    except spending.FallbackFeeDisabled as error:
-        raise RpcError(RpcCode.WALLET_ERROR, str(error)) from None
-    replaceable = options.get("replaceable", wallet.spend_settings.signal_rbf)
-    async with wallet.send_lock:
-        coins = sendall_coins(wallet, options, lower, upper)
-        payment = sweep.sweep(
-            coins,
-            shares,
-            rate,
-            sequence=send.SEQUENCE_RBF if replaceable else 0xFFFFFFFF,
-            max_fee=wallet.spend_settings.max_tx_fee,
-            send_max=bool(options.get("send_max", False)),
-        )
-        if options.get("lock_unspents"):
-            wallet.locks.lock([(c.txid, c.vout) for c in coins], persistent=False)
-        return await finish(wallet, payment, bool(options.get("add_to_wallet", True)))
-
-
 def fee_options(
     options: dict[str, Any], conf_target: Any, estimate_mode: Any, fee_rate: Any
 ) -> dict[str, Any]:
@@ -380,67 +299,3 @@ def refuse_options(options: dict[str, Any], known: frozenset[str]) -> None:
             raise RpcError(RpcCode.INVALID_PARAMETER, f"Option {name} is not supported")
     if options.get("psbt"):
         raise RpcError(RpcCode.INVALID_PARAMETER, "Option psbt is not supported")
-
-
-def sendall_shares(wallet: WalletService, recipients: list[Any]) -> list[sweep.Share]:
-    shares = []
-    for recipient in recipients:
-        if isinstance(recipient, str):
-            shares.append(sweep.Share(recipient, destination(wallet, recipient), None))
-        elif isinstance(recipient, dict):
-            for address, script, sats in parse_outputs(wallet, recipient):
-                shares.append(sweep.Share(address, script, sats))
-        else:
-            raise RpcError(RpcCode.TYPE_ERROR, "Recipients must be addresses or objects")
-    if not any(share.value is None for share in shares):
-        raise RpcError(
-            RpcCode.INVALID_PARAMETER,
-            "Must provide at least one address without a specified amount",
-        )
-    return shares
-
-
-def sendall_coins(
-    wallet: WalletService, options: dict[str, Any], lower: int, upper: int
-) -> list[send.Spendable]:
-    if "inputs" not in options:
-        return [c for c, conf in spending.available(wallet) if lower <= conf <= upper]
-    if "send_max" in options:
-        raise RpcError(RpcCode.INVALID_PARAMETER, "Cannot combine send_max with specific inputs.")
-    if "minconf" in options or "maxconf" in options:
-        raise RpcError(
-            RpcCode.INVALID_PARAMETER, "Cannot combine minconf or maxconf with specific inputs."
-        )
-    return [wallet_input(wallet, item) for item in options["inputs"]]
-
-
-def wallet_input(wallet: WalletService, item: Any) -> send.Spendable:
-    """One of ``inputs``: an unspent coin of ours."""
-    if not isinstance(item, dict) or not isinstance(item.get("txid"), str):
-        raise RpcError(RpcCode.INVALID_PARAMETER, "Invalid parameter, missing txid key")
-    if "vout" not in item:
-        raise RpcError(RpcCode.INVALID_PARAMETER, "Invalid parameter, missing vout key")
-    vout = integer(item["vout"])
-    if vout < 0:
-        raise RpcError(RpcCode.INVALID_PARAMETER, "Invalid parameter, vout cannot be negative")
-    coin = wallet.db.coin(item["txid"].lower(), vout)
-    if coin is not None and coin.spent_by is not None:
-        raise RpcError(
-            RpcCode.INVALID_PARAMETER,
-            f"Input not available. UTXO ({coin.txid}:{vout}) was already spent.",
-        )
-    if coin is None:
-        raise RpcError(
-            RpcCode.INVALID_PARAMETER,
-            f"Input not found. UTXO ({item['txid']}:{vout}) is not part of wallet.",
-        )
-    return spending.spendable(wallet, coin)
-
-
-async def finish(wallet: WalletService, payment: send.Payment, add_to_wallet: bool) -> Any:
-    """Core's FinishTransaction: recorded and broadcast, or only signed and handed back."""
-    if not add_to_wallet:
-        signed = send.sign(payment, wallet.keychain)
-        raw = serialize_transaction(signed).hex()
-        return {"txid": hash_to_hex(txid(signed)), "hex": raw, "complete": True}
-    return {"txid": await spending.finish(wallet, payment, None), "complete": True}
