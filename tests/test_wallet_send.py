@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from embit.transaction import Transaction
+from embit.script import Script
+from embit.transaction import Transaction, TransactionOutput
 
 from btc.amounts import dumps
 from btc.fees import fee_for
-from btc.primitives import parse_transaction, tx_vsize
+from btc.primitives import parse_transaction, serialize_transaction, tx_vsize
 from ipc.interfaces import InsufficientFunds, RpcCode
 from tests.rpcwords import raises_rpc
 from tests.walletchain import (
@@ -344,3 +345,54 @@ async def test_send_funds_outputs_with_options_as_core(tmp_path: Path) -> None:
         )
         assert set(unsigned) == {"txid", "hex", "complete"}
         assert unsigned["txid"] not in chain.mempool
+
+
+def unfunded(*outputs: tuple[bytes, int]) -> str:
+    """What createrawtransaction makes for ``fundrawtransaction``: outputs, no inputs."""
+    tx = Transaction(version=2, vin=[], vout=[TransactionOutput(v, Script(s)) for s, v in outputs])
+    return serialize_transaction(tx).hex()
+
+
+async def test_fundrawtransaction_adds_inputs_and_change_and_records_nothing(tmp_path: Path):
+    chain = BlockChain()
+    async with wallet_with(tmp_path, chain, coins=2) as service:
+        result = await call(
+            service,
+            "fundrawtransaction",
+            [
+                unfunded((OTHER, COIN), (SECOND_SCRIPT, 2 * COIN)),
+                {"fee_rate": 4, "changePosition": 0},
+            ],
+        )
+        assert result["changepos"] == 0
+        tx = parse_transaction(bytes.fromhex(result["hex"]))
+        assert [out.script_pubkey.data for out in tx.vout][1:] == [OTHER, SECOND_SCRIPT]
+        assert all(not i.witness.items for i in tx.vin)  # unsigned
+        spent = 50 * COIN * len(tx.vin)
+        fee = spent - sum(out.value for out in tx.vout)
+        assert result["fee"] == Decimal(fee) / COIN
+        assert fee >= fee_for(4000, tx_vsize(tx))  # paid for the signatures to come
+        assert chain.mempool == {}
+        assert len(await rpc(service, "listunspent")) == 2  # nothing spent, nothing sent
+        with raises_rpc(RpcCode.DESERIALIZATION_ERROR, "^TX decode failed$"):
+            await call(service, "fundrawtransaction", ["00ff"])
+        with raises_rpc(RpcCode.INVALID_PARAMETER, "^changePosition out of bounds$"):
+            await call(
+                service, "fundrawtransaction", [unfunded((OTHER, COIN)), {"changePosition": 2}]
+            )
+        with raises_rpc(RpcCode.INVALID_PARAMETER, r"^Cannot specify both fee_rate \(sat/vB\)"):
+            await call(
+                service,
+                "fundrawtransaction",
+                [unfunded((OTHER, COIN)), {"fee_rate": 1, "feeRate": "0.0001"}],
+            )
+        with raises_rpc(RpcCode.WALLET_ERROR, "^Insufficient funds$"):
+            await call(service, "fundrawtransaction", [unfunded((OTHER, 200 * COIN))])
+        # feeRate in BTC/kvB, and an explicit rate below the minimum allowed (Core's override)
+        low = await call(
+            service, "fundrawtransaction", [unfunded((OTHER, COIN)), {"feeRate": "0.000005"}]
+        )
+        low_tx = parse_transaction(bytes.fromhex(low["hex"]))
+        low_fee = Decimal(low["fee"]) * COIN
+        # 0.5 sat/vB of the signed size: under 1 sat/vB of even the unsigned one
+        assert fee_for(500, tx_vsize(low_tx)) <= low_fee < fee_for(1000, tx_vsize(low_tx))

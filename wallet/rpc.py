@@ -14,7 +14,7 @@ from btc.amounts import btc
 from btc.primitives import parse_transaction
 from ipc.interfaces import RpcCode, RpcError
 from rpc.spec import Param, Table, Type
-from wallet import feebump, rpc_bump, rpc_coins, rpc_send, rpc_spend
+from wallet import feebump, rpc_bump, rpc_coins, rpc_fund, rpc_send, rpc_spend
 from wallet.keys import BECH32, BECH32M, CHANGE, RECEIVE
 from wallet.view import MATURE_CONFIRMATIONS
 
@@ -22,7 +22,14 @@ if TYPE_CHECKING:
     from wallet.service import WalletService
 
 TABLE = Table("wallet")
-TABLES = (TABLE, rpc_spend.TABLE, rpc_send.TABLE, rpc_coins.TABLE, rpc_bump.TABLE)
+TABLES = (
+    TABLE,
+    rpc_spend.TABLE,
+    rpc_send.TABLE,
+    rpc_fund.TABLE,
+    rpc_coins.TABLE,
+    rpc_bump.TABLE,
+)
 WALLET_VERSION = 169900  # Core's FEATURE_LATEST
 MAX_CONFIRMATIONS = 9_999_999
 ADDRESS_TYPE = Param(

@@ -103,13 +103,17 @@ def fund(
     preset: Sequence[Spendable] = (),
     sequence: int = SEQUENCE_RBF,
     change_position: int | None = None,
+    preset_sequences: Sequence[int] = (),
+    version: int = 2,
+    locktime: int = 0,
 ) -> Payment:
     """Core's CreateTransactionInternal: choose coins, make change, and fix the fee.
 
     ``tiers`` are pools of coins tried in turn (Core's eligibility filters: confirmed
-    coins, then also our own unconfirmed change); ``preset`` coins are always spent.
-    ``change`` stands for the change output: its script and the kind of key that would
-    spend it. ``CannotFund`` with Core's message when it cannot be done.
+    coins, then also our own unconfirmed change); ``preset`` coins are always spent, first
+    and in order (with ``preset_sequences``, if given, as a funded raw transaction keeps
+    its own). ``change`` stands for the change output: its script and the kind of key that
+    would spend it. ``CannotFund`` with Core's message when it cannot be done.
     """
     for recipient in recipients:
         if is_dust(recipient.script, recipient.value):
@@ -137,11 +141,15 @@ def fund(
     chosen = [c.coin for c in selection.inputs if c.coin not in preset]
     rng.shuffle(chosen)
     inputs = list(preset) + chosen
+    sequences = list(preset_sequences) + [sequence] * (len(inputs) - len(preset_sequences))
     tx = Transaction(
-        version=2,
-        vin=[TransactionInput(bytes.fromhex(c.txid), c.vout, sequence=sequence) for c in inputs],
+        version=version,
+        vin=[
+            TransactionInput(bytes.fromhex(c.txid), c.vout, sequence=n)
+            for c, n in zip(inputs, sequences, strict=True)
+        ],
         vout=outputs,
-        locktime=0,
+        locktime=locktime,
     )
     fee_needed = fee_for(
         rates.effective, estimate_vsize(inputs, [o.script_pubkey.data for o in outputs])

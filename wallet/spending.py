@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from embit.transaction import Transaction
@@ -130,9 +130,16 @@ async def fund(
     preset: Sequence[send.Spendable] = (),
     add_inputs: bool = True,
     change_position: int | None = None,
+    override_min_fee: bool = False,
+    **shape: Any,
 ) -> Funded:
-    """Core's CreateTransaction (send lock held): ``send.CannotFund`` with Core's words."""
-    rate, reason = fee_rate(choice, wallet.spend_settings, await chain_of(wallet).relay_min_fee())
+    """Core's CreateTransaction (send lock held): ``send.CannotFund`` with Core's words.
+    ``shape``: ``send.fund``'s ``preset_sequences``, ``version``, ``locktime``."""
+    if override_min_fee and choice.fee_rate is not None:  # Core's fOverrideFeeRate
+        rate, reason = choice.fee_rate, REASON_EXPLICIT
+    else:
+        relay_min = await chain_of(wallet).relay_min_fee()
+        rate, reason = fee_rate(choice, wallet.spend_settings, relay_min)
     change = change_key(wallet, [r.script for r in recipients])
     payment = send.fund(
         coin_tiers(wallet) if add_inputs else [],
@@ -143,6 +150,7 @@ async def fund(
         preset=preset,
         sequence=sequence(choice, wallet.spend_settings),
         change_position=change_position,
+        **shape,
     )
     return Funded(payment, change, reason)
 
