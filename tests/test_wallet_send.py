@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from embit.psbt import PSBT
 from embit.script import Script
 from embit.transaction import Transaction, TransactionOutput
 
@@ -396,3 +397,35 @@ async def test_fundrawtransaction_adds_inputs_and_change_and_records_nothing(tmp
         low_fee = Decimal(low["fee"]) * COIN
         # 0.5 sat/vB of the signed size: under 1 sat/vB of even the unsigned one
         assert fee_for(500, tx_vsize(low_tx)) <= low_fee < fee_for(1000, tx_vsize(low_tx))
+
+
+async def test_walletcreatefundedpsbt_is_an_unsigned_psbt_a_signer_can_use(tmp_path: Path):
+    chain = BlockChain()
+    async with wallet_with(tmp_path, chain) as service:
+        result = await call(
+            service,
+            "walletcreatefundedpsbt",
+            {"inputs": [], "outputs": [{OTHER_ADDRESS: 1}], "options": {"fee_rate": 3}},
+        )
+        psbt = PSBT.from_string(result["psbt"])
+        [coin] = await rpc(service, "listunspent")
+        assert [(i.txid.hex(), i.vout) for i in psbt.tx.vin] == [(coin["txid"], coin["vout"])]
+        [scope] = psbt.inputs
+        assert scope.witness_utxo.value == 50 * COIN
+        assert scope.non_witness_utxo is not None  # segwit v0: the whole previous tx
+        [(pub, path)] = scope.bip32_derivations.items()
+        assert pub.sec() == service.keychain.derive(0, 0).pubkey  # the coinbase's key
+        assert path.fingerprint.hex() == service.keychain.fingerprint
+        assert path.derivation == [84 + 2**31, 1 + 2**31, 2**31, 0, 0]
+        change = result["changepos"]
+        assert change in (0, 1)
+        assert psbt.outputs[change].bip32_derivations  # our change, with its origin
+        assert not psbt.outputs[1 - change].bip32_derivations
+        fee = 50 * COIN - sum(out.value for out in psbt.tx.vout)
+        assert result["fee"] == Decimal(fee) / COIN
+        assert all(i.sequence == 0xFFFFFFFD for i in psbt.tx.vin)
+        assert chain.mempool == {}
+        with raises_rpc(RpcCode.INVALID_PARAMETER, r"^Invalid parameter, version out of range"):
+            await call(
+                service, "walletcreatefundedpsbt", {"outputs": {OTHER_ADDRESS: 1}, "version": 4}
+            )

@@ -14,7 +14,7 @@ from btc.amounts import btc
 from btc.primitives import parse_transaction
 from ipc.interfaces import RpcCode, RpcError
 from rpc.spec import Param, Table, Type
-from wallet import feebump, rpc_bump, rpc_coins, rpc_fund, rpc_send, rpc_spend
+from wallet import feebump, rpc_bump, rpc_coins, rpc_fund, rpc_psbt, rpc_send, rpc_spend
 from wallet.keys import BECH32, BECH32M, CHANGE, RECEIVE
 from wallet.view import MATURE_CONFIRMATIONS
 
@@ -27,6 +27,7 @@ TABLES = (
     rpc_spend.TABLE,
     rpc_send.TABLE,
     rpc_fund.TABLE,
+    rpc_psbt.TABLE,
     rpc_coins.TABLE,
     rpc_bump.TABLE,
 )

@@ -73,11 +73,30 @@ async def fundrawtransaction(
 ) -> Any:
     tx = _decode(hexstring, iswitness)
     options = options if isinstance(options, dict) else {}  # a bool: Core ignores it
-    refuse_options(options, FUND_OPTIONS)
     await wallet.synced()
+    payment = await fund_tx(wallet, tx, options, sffo_names=["dummy"] * len(tx.vout))
+    return {
+        "hex": serialize_transaction(payment.tx).hex(),
+        "fee": btc(payment.fee),
+        "changepos": -1 if payment.change_vout is None else payment.change_vout,
+    }
+
+
+async def fund_tx(
+    wallet: WalletService,
+    tx: Transaction,
+    options: dict[str, Any],
+    *,
+    sffo_names: list[str],
+    add_inputs: bool = True,
+) -> send.Payment:
+    """Core's FundTransaction: ``tx``'s outputs paid, its inputs kept first with their
+    sequences, its version and locktime kept; unsigned. ``sffo_names``: what
+    ``subtractFeeFromOutputs`` may name the outputs by (addresses, for a PSBT's)."""
+    refuse_options(options, FUND_OPTIONS)
     choice = _fee(options)
     sffo = options.get("subtractFeeFromOutputs", options.get("subtract_fee_from_outputs"))
-    marked = subtract_positions(sffo, ["dummy"] * len(tx.vout))
+    marked = subtract_positions(sffo, sffo_names)
     recipients = [
         send.Recipient(out.script_pubkey.data, out.value, i in marked)
         for i, out in enumerate(tx.vout)
@@ -95,7 +114,7 @@ async def fundrawtransaction(
                 recipients,
                 choice,
                 preset=preset,
-                add_inputs=bool(options.get("add_inputs", True)),
+                add_inputs=bool(options.get("add_inputs", add_inputs)),
                 change_position=None if position is None else integer(position),
                 override_min_fee=True,
                 preset_sequences=[i.sequence for i in tx.vin],
@@ -110,11 +129,7 @@ async def fundrawtransaction(
                 wallet.db.mark_used(funded.change.script, wallet.keychain, wallet.keypool)
         if options.get("lockUnspents", options.get("lock_unspents")):
             wallet.locks.lock([(c.txid, c.vout) for c in payment.inputs], persistent=False)
-    return {
-        "hex": serialize_transaction(payment.tx).hex(),
-        "fee": btc(payment.fee),
-        "changepos": -1 if payment.change_vout is None else payment.change_vout,
-    }
+    return payment
 
 
 def _decode(hexstring: str, iswitness: bool | None) -> Transaction:
