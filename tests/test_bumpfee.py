@@ -9,6 +9,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from embit.psbt import PSBT
+
 from btc.amounts import dumps
 from btc.fees import fee_for
 from btc.primitives import parse_transaction, tx_vsize
@@ -125,3 +127,23 @@ def test_bumpfee_replaces_a_stuck_send_in_the_nodes_mempool(splitd, datadir: Pat
     cli(datadir, "node", "generatetoaddress", "1", OTHER_ADDRESS)
     assert cli(datadir, "wallet", "gettransaction", bumped["txid"])["confirmations"] == 1
     assert cli(datadir, "wallet", "getbalance") == 50 + 40 - bumped["fee"]  # a coinbase matured
+
+
+async def test_psbtbumpfee_hands_back_the_replacement_unsigned_and_records_nothing(
+    tmp_path: Path,
+) -> None:
+    chain = BlockChain()
+    async with funded(tmp_path, chain) as service:
+        original = await call(
+            service, "sendtoaddress", {"address": OTHER_ADDRESS, "amount": 1, "fee_rate": 2}
+        )
+        result = await rpc(service, "psbtbumpfee", original)
+        assert set(result) == {"psbt", "origfee", "fee", "errors"}
+        assert result["fee"] > result["origfee"]
+        psbt = PSBT.from_string(result["psbt"])
+        old_inputs = {(i.txid, i.vout) for i in parse_transaction(chain.mempool[original]).vin}
+        assert {(i.txid, i.vout) for i in psbt.tx.vin} >= old_inputs
+        assert all(scope.witness_utxo is not None for scope in psbt.inputs)
+        assert list(chain.mempool) == [original]  # nothing sent
+        assert "replaced_by_txid" not in await rpc(service, "gettransaction", original)
+        assert (await rpc(service, "bumpfee", original))["txid"] in chain.mempool  # still can

@@ -13,7 +13,10 @@ the wallet, and the node's full-RBF mempool evicts it on acceptance.
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from embit.transaction import Transaction
 
 from btc.amounts import btc
 from btc.fees import fee_for, format_money
@@ -21,11 +24,11 @@ from btc.primitives import hash_to_hex, parse_transaction, tx_vsize, txid
 from ipc.interfaces import RpcCode, RpcError, TxRejected
 from wallet import send, spending
 from wallet.db import ACTIVE
+from wallet.keyrecords import KeyRow
 from wallet.keys import CHANGE
 from wallet.spending import FeeChoice
 
 if TYPE_CHECKING:
-    from wallet.keyrecords import KeyRow
     from wallet.service import WalletService
 
 WALLET_INCREMENTAL_RELAY_FEE = 5000  # sat/kvB, Core's wallet.h
@@ -44,57 +47,85 @@ def replacement_fields(wallet: WalletService, txid_hex: str) -> dict[str, str]:
     return fields
 
 
+@dataclass(frozen=True)
+class Bump:
+    """A funded, unsigned replacement of ``txid``'s transaction."""
+
+    txid: str
+    original: Transaction
+    payment: send.Payment
+    change: KeyRow
+    old_fee: int
+
+
 async def bumpfee(wallet: WalletService, txid_hex: str, choice: FeeChoice) -> dict[str, Any]:
-    """Core's bumpfee: ``{txid, origfee, fee, errors}``."""
-    chain = spending.chain_of(wallet)
-    relay_min = await chain.relay_min_fee()
+    """Core's bumpfee: the replacement signed, recorded, broadcast;
+    ``{txid, origfee, fee, errors}``."""
     async with wallet.send_lock:
-        row = wallet.db.tx(txid_hex)
-        if row is None:
-            raise RpcError(RpcCode.INVALID_ADDRESS_OR_KEY, "Invalid or non-wallet transaction id")
-        original = parse_transaction(row.raw)
-        inputs = []
-        for txin in original.vin:
-            coin = wallet.db.coin(txin.txid.hex(), txin.vout)
-            if coin is None:
-                raise RpcError(
-                    RpcCode.WALLET_ERROR,
-                    "Transaction contains inputs that don't belong to this wallet",
-                )
-            inputs.append(spending.spendable(wallet, coin))
-        _preconditions(wallet, row.txid, len(original.vout), row.height, row.state)
-        old_fee = sum(c.value for c in inputs) - sum(out.value for out in original.vout)
-        recipients, change = _outputs(wallet, original)
-        rate = await _rate(
-            wallet, choice, original, inputs=inputs, old_fee=old_fee, relay_min=relay_min
-        )
-        try:
-            payment = send.fund(
-                [[c for c, confirmations in spending.available(wallet) if confirmations > 0]],
-                recipients,
-                spending.change_stand_in(change),
-                send.FeeRates(rate, max_fee=wallet.spend_settings.max_tx_fee),
-                random.SystemRandom(),
-                preset=inputs,
-                sequence=spending.sequence(choice, wallet.spend_settings),
+        bump = await replacement(wallet, txid_hex, choice)
+        new_txid = await _commit(wallet, bump)
+    return {
+        "txid": new_txid,
+        "origfee": btc(bump.old_fee),
+        "fee": btc(bump.payment.fee),
+        "errors": [],
+    }
+
+
+async def replacement(wallet: WalletService, txid_hex: str, choice: FeeChoice) -> Bump:
+    """Core's CreateRateBumpTransaction (send lock held)."""
+    relay_min = await spending.chain_of(wallet).relay_min_fee()
+    row = wallet.db.tx(txid_hex)
+    if row is None:
+        raise RpcError(RpcCode.INVALID_ADDRESS_OR_KEY, "Invalid or non-wallet transaction id")
+    original = parse_transaction(row.raw)
+    inputs = []
+    for txin in original.vin:
+        coin = wallet.db.coin(txin.txid.hex(), txin.vout)
+        if coin is None:
+            raise RpcError(
+                RpcCode.WALLET_ERROR,
+                "Transaction contains inputs that don't belong to this wallet",
             )
-        except send.CannotFund as error:
-            raise RpcError(RpcCode.WALLET_ERROR, f"Unable to create transaction. {error}") from None
-        signed = send.sign(payment, wallet.keychain)
-        new_txid = hash_to_hex(txid(signed))
-        with wallet.db.transaction():  # Core's MarkReplaced with CommitTransaction
-            wallet.db.set_meta(_REPLACED_BY + row.txid, new_txid)
-            wallet.db.set_meta(_REPLACES + new_txid, row.txid)
-            spending.record(wallet, signed, payment, change)
-        try:
-            await spending.broadcast(wallet, chain, signed, new_txid)
-        except TxRejected:  # the replacement is abandoned: the original is ours again
-            with wallet.db.transaction():
-                wallet.db.set_meta(_REPLACED_BY + row.txid, None)
-                wallet.db.set_meta(_REPLACES + new_txid, None)
-                wallet.db.apply_tx(original, None, tx_hash=row.txid)
-            raise
-    return {"txid": new_txid, "origfee": btc(old_fee), "fee": btc(payment.fee), "errors": []}
+        inputs.append(spending.spendable(wallet, coin))
+    _preconditions(wallet, row.txid, len(original.vout), row.height, row.state)
+    old_fee = sum(c.value for c in inputs) - sum(out.value for out in original.vout)
+    recipients, change = _outputs(wallet, original)
+    rate = await _rate(
+        wallet, choice, original, inputs=inputs, old_fee=old_fee, relay_min=relay_min
+    )
+    try:
+        payment = send.fund(
+            [[c for c, confirmations in spending.available(wallet) if confirmations > 0]],
+            recipients,
+            spending.change_stand_in(change),
+            send.FeeRates(rate, max_fee=wallet.spend_settings.max_tx_fee),
+            random.SystemRandom(),
+            preset=inputs,
+            sequence=spending.sequence(choice, wallet.spend_settings),
+        )
+    except send.CannotFund as error:
+        raise RpcError(RpcCode.WALLET_ERROR, f"Unable to create transaction. {error}") from None
+    return Bump(row.txid, original, payment, change, old_fee)
+
+
+async def _commit(wallet: WalletService, bump: Bump) -> str:
+    """Core's feebumper::CommitTransaction: sign, record which one it replaces, broadcast."""
+    signed = send.sign(bump.payment, wallet.keychain)
+    new_txid = hash_to_hex(txid(signed))
+    with wallet.db.transaction():  # Core's MarkReplaced with CommitTransaction
+        wallet.db.set_meta(_REPLACED_BY + bump.txid, new_txid)
+        wallet.db.set_meta(_REPLACES + new_txid, bump.txid)
+        spending.record(wallet, signed, bump.payment, bump.change)
+    try:
+        await spending.broadcast(wallet, spending.chain_of(wallet), signed, new_txid)
+    except TxRejected:  # the replacement is abandoned: the original is ours again
+        with wallet.db.transaction():
+            wallet.db.set_meta(_REPLACED_BY + bump.txid, None)
+            wallet.db.set_meta(_REPLACES + new_txid, None)
+            wallet.db.apply_tx(bump.original, None, tx_hash=bump.txid)
+        raise
+    return new_txid
 
 
 def _preconditions(

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from btc.amounts import btc
 from ipc.interfaces import RpcCode, RpcError
 from rpc.spec import Param, Table, Type
 from wallet import feebump
+from wallet.rpc_psbt import filled
 from wallet.rpc_spend import fee_choice, refuse_options
+from wallet.spending import FeeChoice
 
 if TYPE_CHECKING:
     from wallet.service import WalletService
@@ -33,6 +36,37 @@ OPTIONS = frozenset({"conf_target", "confTarget", "fee_rate", "replaceable", "es
     examples=('"<txid>"',),
 )
 async def bumpfee(wallet: WalletService, txid: str, options: dict[str, Any] | None) -> Any:
+    choice, txid = await _arguments(wallet, txid, options)
+    return await feebump.bumpfee(wallet, txid, choice)
+
+
+@TABLE.method(
+    "wallet",
+    "Bumps the fee of a transaction T, replacing it with a new transaction B.\nReturns a PSBT "
+    "instead of creating and signing a new transaction.\nA transaction with the given txid "
+    "must be in the wallet.",
+    Param("txid", Type.STR, "The txid to be bumped"),
+    Param("options", Type.OBJ, "", None),
+    result="{psbt, origfee, fee, errors}",
+    examples=('"<txid>"',),
+)
+async def psbtbumpfee(wallet: WalletService, txid: str, options: dict[str, Any] | None) -> Any:
+    """The same replacement, unsigned and neither recorded nor sent."""
+    choice, txid = await _arguments(wallet, txid, options)
+    async with wallet.send_lock:
+        bump = await feebump.replacement(wallet, txid, choice)
+    return {
+        "psbt": filled(wallet, bump.payment, bip32derivs=True).to_string(),
+        "origfee": btc(bump.old_fee),
+        "fee": btc(bump.payment.fee),
+        "errors": [],
+    }
+
+
+async def _arguments(
+    wallet: WalletService, txid: str, options: dict[str, Any] | None
+) -> tuple[FeeChoice, str]:
+    """Core's bumpfee_helper up to CreateRateBumpTransaction: the options, then the txid."""
     options = dict(options or {})
     refuse_options(options, OPTIONS)
     if "confTarget" in options and "conf_target" in options:
@@ -55,4 +89,4 @@ async def bumpfee(wallet: WalletService, txid: str, options: dict[str, Any] | No
             if len(txid) != 64
             else f"txid must be hexadecimal string (not '{txid}')",
         )
-    return await feebump.bumpfee(wallet, txid.lower(), choice)
+    return choice, txid.lower()
