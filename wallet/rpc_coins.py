@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from btc.primitives import parse_transaction
 from ipc.interfaces import RpcCode, RpcError
+from rpc.dispatch import integer
 from rpc.spec import Param, Table, Type
-from wallet.rpc_spend import integer
 
 if TYPE_CHECKING:
     from wallet.service import WalletService

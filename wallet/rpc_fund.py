@@ -12,10 +12,11 @@ from embit.transaction import Transaction
 from btc.amounts import btc
 from btc.primitives import DeserializationError, parse_transaction, serialize_transaction
 from ipc.interfaces import RpcCode, RpcError
+from rpc.dispatch import integer
 from rpc.spec import Param, Table, Type
 from wallet import send, spending
 from wallet.rpc_send import preselected
-from wallet.rpc_spend import amount, fee_choice, integer, refuse_options, subtract_positions
+from wallet.rpc_spend import amount, fee_choice, refuse_options, subtract_positions
 from wallet.spending import FeeChoice
 
 if TYPE_CHECKING:

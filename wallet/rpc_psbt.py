@@ -15,12 +15,13 @@ from embit.transaction import Transaction, TransactionInput, TransactionOutput
 from btc.amounts import btc
 from btc.primitives import parse_transaction
 from ipc.interfaces import RpcCode, RpcError
+from rpc.dispatch import integer
 from rpc.spec import Param, Table, Type
 from wallet import send
 from wallet.keys import BECH32, PURPOSE
 from wallet.rpc_fund import fund_tx
 from wallet.rpc_send import normalized, outpoint
-from wallet.rpc_spend import integer, parse_outputs
+from wallet.rpc_spend import parse_outputs
 
 if TYPE_CHECKING:
     from wallet.service import WalletService

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from btc.primitives import hash_to_hex, serialize_transaction, txid
 from ipc.interfaces import RpcCode, RpcError
+from rpc.dispatch import integer
 from rpc.spec import Param, Table, Type
 from wallet import send, spending, sweep
 from wallet.rpc_spend import (
@@ -17,7 +18,6 @@ from wallet.rpc_spend import (
     destination,
     fee_choice,
     fee_options,
-    integer,
     parse_outputs,
     refuse_options,
     subtract_positions,

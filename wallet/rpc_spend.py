@@ -13,6 +13,7 @@ from btc.addresses import AddressError, address_to_script
 from btc.amounts import AmountError, sats_from_json
 from btc.fees import FeeRateError, parse_sat_vb
 from ipc.interfaces import RpcCode, RpcError
+from rpc.dispatch import integer
 from rpc.spec import Param, Table, Type
 from wallet import send, spending
 from wallet.spending import FeeChoice
@@ -93,12 +94,6 @@ def fee_choice(
                 f"Invalid conf_target, must be between 1 and {MAX_CONF_TARGET}",
             )
     return FeeChoice(conf_target=target, estimate_mode=mode, replaceable=replaceable)
-
-
-def integer(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | Decimal):
-        raise RpcError(RpcCode.TYPE_ERROR, "JSON value is not an integer as expected")
-    return int(value)
 
 
 def destination(wallet: WalletService, address: str) -> bytes:
