@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,12 +16,17 @@ import pytest
 from embit.psbt import PSBT
 from embit.script import Script
 from embit.transaction import Transaction, TransactionOutput
+from pydantic import ValidationError
 
 from btc.amounts import dumps
 from btc.fees import fee_for
 from btc.primitives import parse_transaction, serialize_transaction, tx_vsize
+from config import Settings
 from ipc.interfaces import InsufficientFunds, RpcCode
+from ipc.worker import Launch, WorkerContext
+from tests.conftest import splitd_cli
 from tests.rpcwords import raises_rpc
+from tests.test_wallet_loading import cli
 from tests.walletchain import (
     COIN,
     OTHER,
@@ -31,6 +37,7 @@ from tests.walletchain import (
 )
 from wallet.service import MATURE_CONFIRMATIONS, WalletService
 from wallet.spending import SpendSettings
+from wallet.worker import spend_settings
 
 SECOND = "bcrt1qqvpsxqcrqvpsxqcrqvpsxqcrqvpsxqcruj60yu"  # P2WPKH of 20 bytes of 3s: not ours
 SECOND_SCRIPT = bytes.fromhex("0014") + b"\x03" * 20
@@ -429,3 +436,38 @@ async def test_walletcreatefundedpsbt_is_an_unsigned_psbt_a_signer_can_use(tmp_p
             await call(
                 service, "walletcreatefundedpsbt", {"outputs": {OTHER_ADDRESS: 1}, "version": 4}
             )
+
+
+def test_fee_settings_are_btc_amounts_and_reach_the_wallet_in_satoshis(tmp_path: Path) -> None:
+    settings = Settings.model_validate({"wallet": {"fallbackfee": "0.0001", "maxtxfee": 0.5}})
+    launch = Launch(
+        "wallet.worker:make_init", "wallet", "wallet", 1, tmp_path, "info", 5.0, settings
+    )
+    spend = spend_settings(WorkerContext(launch, lambda: None))
+    assert (spend.fallback_fee, spend.max_tx_fee) == (10_000, 50_000_000)
+    assert spend_settings(WorkerContext(replace(launch, settings=Settings()), lambda: None)) == (
+        SpendSettings(fallback_fee=20_000, max_tx_fee=10_000_000)
+    )
+    for bad in ("0.000000001", "-1", "true", "21000001"):
+        with pytest.raises(ValidationError, match=r"wallet\.fallbackfee"):
+            Settings.model_validate({"wallet": {"fallbackfee": bad}})
+
+
+def test_a_disabled_fallback_fee_reaches_the_wallet_process(splitd, datadir: Path) -> None:
+    running = splitd(**{"wallet.fallbackfee": "0"})
+    running.wait_running()
+    address = cli(datadir, "wallet", "getnewaddress")
+    cli(datadir, "node", "generatetoaddress", "101", address)
+    refused = splitd_cli("wallet", "sendtoaddress", OTHER_ADDRESS, "1", "--datadir", str(datadir))
+    assert refused.returncode != 0
+    assert "Fallbackfee is disabled" in refused.stderr
+    sent = cli(
+        datadir,
+        "wallet",
+        "-named",
+        "sendtoaddress",
+        f"address={OTHER_ADDRESS}",
+        "amount=1",
+        "fee_rate=2",
+    )
+    assert sent in cli(datadir, "node", "getrawmempool")
