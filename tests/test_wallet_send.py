@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from btc.amounts import dumps
 from btc.fees import fee_for
-from btc.primitives import parse_transaction, serialize_transaction, tx_vsize
+from btc.primitives import hash_to_hex, parse_transaction, serialize_transaction, tx_vsize, txid
 from config import Settings
 from ipc.interfaces import InsufficientFunds, RpcCode
 from ipc.worker import Launch, WorkerContext
@@ -33,6 +33,7 @@ from tests.walletchain import (
     OTHER_ADDRESS,
     BlockChain,
     new_script,
+    payment_to,
     rpc,
 )
 from wallet.service import MATURE_CONFIRMATIONS, WalletService
@@ -471,3 +472,17 @@ def test_a_disabled_fallback_fee_reaches_the_wallet_process(splitd, datadir: Pat
         "fee_rate=2",
     )
     assert sent in cli(datadir, "node", "getrawmempool")
+
+
+async def test_a_young_payment_from_others_waits_while_settled_coins_suffice(tmp_path: Path):
+    chain = BlockChain()
+    async with wallet_with(tmp_path, chain) as service:
+        [coinbase] = await rpc(service, "listunspent")
+        received = payment_to(await new_script(service), 60 * COIN)
+        chain.mine(OTHER, txs=[received])  # one confirmation: Core wants six for others'
+        await chain.settled()
+        spent = sent_tx(chain, await rpc(service, "sendtoaddress", OTHER_ADDRESS, "10"))
+        assert [i.txid.hex() for i in spent.vin] == [coinbase["txid"]]
+        # more than the settled coins hold: the young one may be used after all
+        bigger = sent_tx(chain, await rpc(service, "sendtoaddress", OTHER_ADDRESS, "50"))
+        assert hash_to_hex(txid(received)) in {i.txid.hex() for i in bigger.vin}

@@ -109,8 +109,8 @@ def fund(
 ) -> Payment:
     """Core's CreateTransactionInternal: choose coins, make change, and fix the fee.
 
-    ``tiers`` are pools of coins tried in turn (Core's eligibility filters: confirmed
-    coins, then also our own unconfirmed change); ``preset`` coins are always spent, first
+    ``tiers`` are pools of coins tried in turn (Core's eligibility filters, from the most
+    settled coins to our own unconfirmed change); ``preset`` coins are always spent, first
     and in order (with ``preset_sequences``, if given, as a funded raw transaction keeps
     its own). ``change`` stands for the change output: its script and the kind of key that
     would spend it. ``CannotFund`` with Core's message when it cannot be done.

@@ -22,7 +22,7 @@ from embit.transaction import Transaction
 from btc.addresses import witness_program
 from btc.amounts import btc
 from btc.fees import format_sat_vb
-from btc.primitives import hash_to_hex, serialize_transaction, txid
+from btc.primitives import hash_to_hex, parse_transaction, serialize_transaction, txid
 from ipc.interfaces import (
     CallTimeout,
     Chain,
@@ -44,7 +44,7 @@ log = structlog.get_logger()
 DEFAULT_FALLBACK_FEE = 20_000  # sat/kvB: 0.0002 BTC/kvB, as Core's regtest tests set it
 DEFAULT_MAX_TX_FEE = 10_000_000  # satoshis: Core's -maxtxfee 0.10 BTC
 DEFAULT_MIN_TX_FEE = 1000  # sat/kvB, Core's -mintxfee
-DEFAULT_CONF_TARGET = 6  # Core's -txconfirmtarget
+OTHERS_CONFIRMATIONS = 6  # Core's CoinEligibilityFilter(1, 6, 0): others' coins wait for 6
 
 # Core's StringForFeeReason, for verbose results.
 REASON_EXPLICIT = "PayTxFee set"
@@ -202,11 +202,27 @@ def sequence(choice: FeeChoice, settings: SpendSettings) -> int:
 
 
 def coin_tiers(wallet: WalletService) -> list[list[send.Spendable]]:
-    """Core's eligibility filters, coarsely: confirmed coins first, then also our own
-    trusted unconfirmed change."""
+    """Core's eligibility filters without the ancestor limits, tried in turn: coins with 6
+    confirmations (1 for our own transactions' outputs), then any confirmed coin, then also
+    our own trusted unconfirmed change."""
     coins = available(wallet)
-    confirmed = [coin for coin, confirmations in coins if confirmations > 0]
-    return [confirmed, [coin for coin, _ in coins]]
+    ours: dict[str, bool] = {}
+
+    def settled(coin: send.Spendable, confirmations: int) -> bool:
+        if confirmations >= OTHERS_CONFIRMATIONS:
+            return True
+        if confirmations < 1:
+            return False
+        if coin.txid not in ours:  # only the few young coins need their transaction read
+            row = wallet.db.tx(coin.txid)
+            ours[coin.txid] = row is not None and wallet.db.debit(parse_transaction(row.raw))[0] > 0
+        return ours[coin.txid]
+
+    return [
+        [coin for coin, confirmations in coins if settled(coin, confirmations)],
+        [coin for coin, confirmations in coins if confirmations > 0],
+        [coin for coin, _ in coins],
+    ]
 
 
 def available(wallet: WalletService) -> list[tuple[send.Spendable, int]]:
