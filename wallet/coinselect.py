@@ -137,53 +137,54 @@ def branch_and_bound(
     pool: Sequence[Candidate], target: int, cost_of_change: int
 ) -> list[Candidate] | None:
     """Core's SelectCoinsBnB: a depth-first search, largest first, for the least wasteful
-    changeless set within ``[target, target + cost_of_change]``; None if there is none."""
+    changeless set within ``[target, target + cost_of_change]``; None if there is none.
+
+    The coins' numbers are read into plain lists first: the search may take Core's
+    100,000 steps, and this is its inner loop."""
     utxos = sorted(pool, key=lambda c: c.effective_value, reverse=True)
-    available = sum(c.effective_value for c in utxos)
+    values = [c.effective_value for c in utxos]
+    fees = [c.fee for c in utxos]
+    wastes = [c.fee - c.long_term_fee for c in utxos]
+    available = sum(values)
     if available < target or not utxos:
         return None
-    high_feerate = utxos[0].fee > utxos[0].long_term_fee
+    high_feerate = wastes[0] > 0
+    upper = target + cost_of_change
     value = waste = 0
     selection: list[int] = []
     best: list[int] = []
     best_waste = MAX_MONEY
     index = 0
     for _ in range(BNB_TOTAL_TRIES):
-        backtrack = False
-        if (
-            value + available < target
-            or value > target + cost_of_change
-            or (waste > best_waste and high_feerate)
-        ):
+        if value + available < target or value > upper or (waste > best_waste and high_feerate):
             backtrack = True
         elif value >= target:
             if waste + value - target <= best_waste:
                 best, best_waste = list(selection), waste + value - target
             backtrack = True
+        else:
+            backtrack = False
         if backtrack:
             if not selection:
                 break
             index -= 1
-            while index > selection[-1]:  # the omitted ones go back to the lookahead
-                available += utxos[index].effective_value
+            last = selection.pop()
+            while index > last:  # the omitted ones go back to the lookahead
+                available += values[index]
                 index -= 1
-            utxo = utxos[selection.pop()]
-            value -= utxo.effective_value
-            waste -= utxo.fee - utxo.long_term_fee
+            value -= values[last]
+            waste -= wastes[last]
         else:
-            utxo = utxos[index]
-            available -= utxo.effective_value
-            previous = utxos[index - 1] if index else None
+            available -= values[index]
             if (
                 not selection
                 or index - 1 == selection[-1]
-                or previous is None
-                or utxo.effective_value != previous.effective_value
-                or utxo.fee != previous.fee
+                or values[index] != values[index - 1]
+                or fees[index] != fees[index - 1]
             ):  # an equal coin just left out would give the same subtree: skip it
                 selection.append(index)
-                value += utxo.effective_value
-                waste += utxo.fee - utxo.long_term_fee
+                value += values[index]
+                waste += wastes[index]
         index += 1
     return [utxos[i] for i in best] if best else None
 
