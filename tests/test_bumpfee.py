@@ -14,11 +14,25 @@ from embit.psbt import PSBT
 from btc.amounts import dumps
 from btc.fees import fee_for
 from btc.primitives import parse_transaction, tx_vsize
-from ipc.interfaces import RpcCode
+from ipc.interfaces import RpcCode, TxRejected
 from tests.conftest import Running
 from tests.rpcwords import raises_rpc
 from tests.test_wallet_loading import cli
 from tests.walletchain import COIN, OTHER, OTHER_ADDRESS, BlockChain, funded, rpc
+
+
+class ReplacingChain(BlockChain):
+    """The toy chain with the node's full RBF, coarsely: a transaction that conflicts with
+    mempool ones evicts them, announced as "replaced", as the node does (its fee rules are
+    the node's business: tests/test_rbf.py)."""
+
+    async def broadcast_transaction(self, tx: bytes) -> str:
+        spends = {(i.txid, i.vout) for i in parse_transaction(tx).vin}
+        for other, raw in list(self.mempool.items()):
+            if spends & {(i.txid, i.vout) for i in parse_transaction(raw).vin}:
+                del self.mempool[other]
+                self.publish(lambda n, t=other: n.transaction_removed_from_mempool(t, "replaced"))
+        return await super().broadcast_transaction(tx)
 
 
 async def call(service: Any, method: str, params: object) -> Any:
@@ -28,7 +42,7 @@ async def call(service: Any, method: str, params: object) -> Any:
 async def test_bumpfee_pays_more_for_the_same_payment_and_records_the_replacement(
     tmp_path: Path,
 ) -> None:
-    chain = BlockChain()
+    chain = ReplacingChain()
     async with funded(tmp_path, chain) as service:
         original = await call(
             service, "sendtoaddress", {"address": OTHER_ADDRESS, "amount": 1, "fee_rate": 2}
@@ -64,7 +78,7 @@ async def test_bumpfee_pays_more_for_the_same_payment_and_records_the_replacemen
             f"{bumped['txid']}$",
         ):
             await rpc(service, "bumpfee", original)
-        del chain.mempool[original]  # what the node's replace-by-fee does (the test below)
+        assert original not in chain.mempool  # replaced
         chain.mine_mempool()
         await chain.settled()
         with raises_rpc(
@@ -77,7 +91,7 @@ async def test_bumpfee_pays_more_for_the_same_payment_and_records_the_replacemen
 
 
 async def test_an_explicit_bump_rate_must_beat_the_old_fee_as_core(tmp_path: Path) -> None:
-    chain = BlockChain()
+    chain = ReplacingChain()
     async with funded(tmp_path, chain) as service:
         original = await call(
             service, "sendtoaddress", {"address": OTHER_ADDRESS, "amount": 1, "fee_rate": 10}
@@ -132,7 +146,7 @@ def test_bumpfee_replaces_a_stuck_send_in_the_nodes_mempool(splitd, datadir: Pat
 async def test_psbtbumpfee_hands_back_the_replacement_unsigned_and_records_nothing(
     tmp_path: Path,
 ) -> None:
-    chain = BlockChain()
+    chain = ReplacingChain()
     async with funded(tmp_path, chain) as service:
         original = await call(
             service, "sendtoaddress", {"address": OTHER_ADDRESS, "amount": 1, "fee_rate": 2}
@@ -146,4 +160,33 @@ async def test_psbtbumpfee_hands_back_the_replacement_unsigned_and_records_nothi
         assert all(scope.witness_utxo is not None for scope in psbt.inputs)
         assert list(chain.mempool) == [original]  # nothing sent
         assert "replaced_by_txid" not in await rpc(service, "gettransaction", original)
-        assert (await rpc(service, "bumpfee", original))["txid"] in chain.mempool  # still can
+        bumped = await rpc(service, "bumpfee", original)  # still can
+        assert list(chain.mempool) == [bumped["txid"]]
+
+
+class RefusingChain(BlockChain):
+    """A node without replace-by-fee: a conflict with its mempool is refused."""
+
+    async def broadcast_transaction(self, tx: bytes) -> str:
+        spends = {(i.txid, i.vout) for i in parse_transaction(tx).vin}
+        for raw in self.mempool.values():
+            if spends & {(i.txid, i.vout) for i in parse_transaction(raw).vin}:
+                raise TxRejected("txn-mempool-conflict")
+        return await super().broadcast_transaction(tx)
+
+
+async def test_a_refused_replacement_gives_the_original_back(tmp_path: Path) -> None:
+    chain = RefusingChain()
+    async with funded(tmp_path, chain) as service:
+        original = await rpc(service, "sendtoaddress", OTHER_ADDRESS, "1")
+        await chain.settled()
+        before = await rpc(service, "getbalances")
+        with raises_rpc(RpcCode.VERIFY_REJECTED, "^txn-mempool-conflict$"):
+            await rpc(service, "bumpfee", original)
+        details = await rpc(service, "gettransaction", original)
+        assert "replaced_by_txid" not in details
+        assert details["confirmations"] == 0
+        assert await rpc(service, "getbalances") == before
+        chain.mine_mempool()
+        await chain.settled()
+        assert (await rpc(service, "gettransaction", original))["confirmations"] == 1

@@ -23,7 +23,6 @@ from btc.fees import fee_for, format_money
 from btc.primitives import hash_to_hex, parse_transaction, tx_vsize, txid
 from ipc.interfaces import RpcCode, RpcError, TxRejected
 from wallet import send, spending
-from wallet.db import ACTIVE
 from wallet.keyrecords import KeyRow
 from wallet.keys import CHANGE
 from wallet.spending import FeeChoice
@@ -33,6 +32,7 @@ if TYPE_CHECKING:
 
 WALLET_INCREMENTAL_RELAY_FEE = 5000  # sat/kvB, Core's wallet.h
 INCREMENTAL_RELAY_FEE = 1000  # sat/kvB: our node's -incrementalrelayfee (node/policy.py)
+ACTIVE_STATE = "active"  # TxRow.state of a transaction neither conflicted nor abandoned
 _REPLACED_BY = "replaced_by_txid:"
 _REPLACES = "replaces_txid:"
 
@@ -42,7 +42,7 @@ def replacement_fields(wallet: WalletService, txid_hex: str) -> dict[str, str]:
     fields = {}
     for prefix, name in ((_REPLACED_BY, "replaced_by_txid"), (_REPLACES, "replaces_txid")):
         value = wallet.db.meta(prefix + txid_hex)
-        if value is not None:
+        if value:  # "" once a refused replacement is undone
             fields[name] = str(value)
     return fields
 
@@ -121,8 +121,8 @@ async def _commit(wallet: WalletService, bump: Bump) -> str:
         await spending.broadcast(wallet, spending.chain_of(wallet), signed, new_txid)
     except TxRejected:  # the replacement is abandoned: the original is ours again
         with wallet.db.transaction():
-            wallet.db.set_meta(_REPLACED_BY + bump.txid, None)
-            wallet.db.set_meta(_REPLACES + new_txid, None)
+            wallet.db.set_meta(_REPLACED_BY + bump.txid, "")
+            wallet.db.set_meta(_REPLACES + new_txid, "")
             wallet.db.apply_tx(bump.original, None, tx_hash=bump.txid)
         raise
     return new_txid
@@ -136,8 +136,8 @@ def _preconditions(
         coin = wallet.db.coin(txid_hex, vout)
         if coin is not None and coin.spent_by is not None:
             raise RpcError(RpcCode.INVALID_PARAMETER, "Transaction has descendants in the wallet")
-    replaced_by = wallet.db.meta(_REPLACED_BY + txid_hex)
-    if height is not None or (state != ACTIVE and replaced_by is None):
+    replaced_by = wallet.db.meta(_REPLACED_BY + txid_hex) or None
+    if height is not None or (state != ACTIVE_STATE and replaced_by is None):
         raise RpcError(
             RpcCode.WALLET_ERROR,
             "Transaction has been mined, or is conflicted with a mined transaction",

@@ -31,12 +31,12 @@ from ipc.interfaces import (
     WorkerUnavailable,
 )
 from wallet import send
-from wallet.db import CoinRow
 from wallet.keyrecords import KeyRow
 from wallet.keys import BECH32, BECH32M, CHANGE
 from wallet.view import MATURE_CONFIRMATIONS
 
 if TYPE_CHECKING:
+    from wallet.db import CoinRow
     from wallet.service import WalletService
 
 log = structlog.get_logger()
@@ -214,8 +214,7 @@ def coin_tiers(wallet: WalletService) -> list[list[send.Spendable]]:
         if confirmations < 1:
             return False
         if coin.txid not in ours:  # only the few young coins need their transaction read
-            row = wallet.db.tx(coin.txid)
-            ours[coin.txid] = row is not None and wallet.db.debit(parse_transaction(row.raw))[0] > 0
+            ours[coin.txid] = _from_me(wallet, coin.txid)
         return ours[coin.txid]
 
     return [
@@ -223,6 +222,15 @@ def coin_tiers(wallet: WalletService) -> list[list[send.Spendable]]:
         [coin for coin, confirmations in coins if confirmations > 0],
         [coin for coin, _ in coins],
     ]
+
+
+def _from_me(wallet: WalletService, txid_hex: str) -> bool:
+    """Core's IsFromMe: the transaction spends a coin of ours."""
+    row = wallet.db.tx(txid_hex)
+    if row is None or row.coinbase:
+        return False
+    tx = parse_transaction(row.raw)
+    return any(wallet.db.coin(i.txid.hex(), i.vout) is not None for i in tx.vin)
 
 
 def available(wallet: WalletService) -> list[tuple[send.Spendable, int]]:
