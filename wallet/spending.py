@@ -179,6 +179,9 @@ async def finish(wallet: WalletService, payment: send.Payment, change: KeyRow | 
         "wallet_sent",
         wallet=wallet.name,
         txid=tx_hash,
+        amount=str(
+            btc(sum(o.value for i, o in enumerate(signed.vout) if i != payment.change_vout))
+        ),
         fee=str(btc(payment.fee)),
         inputs=len(payment.inputs),
         algorithm=payment.algorithm,
