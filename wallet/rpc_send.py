@@ -284,8 +284,12 @@ async def finish(
     add_to_wallet: bool,
     change: KeyRow | None = None,
 ) -> Any:
-    """Core's FinishTransaction: recorded and broadcast, or only signed and handed back."""
+    """Core's FinishTransaction: recorded and broadcast, or only signed and handed back (its
+    change key kept all the same, as Core keeps the destination it reserved)."""
     if not add_to_wallet:
+        if change is not None and payment.change_vout is not None:
+            with wallet.db.transaction():
+                wallet.db.mark_used(change.script, wallet.keychain, wallet.keypool)
         signed = send.sign(payment, wallet.keychain)
         raw = serialize_transaction(signed).hex()
         return {"txid": hash_to_hex(txid(signed)), "hex": raw, "complete": True}
