@@ -13,9 +13,11 @@ printing the effective config fail.
 """
 
 import re
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -38,6 +40,21 @@ def _lower(value: object) -> object:
 
 Count = Annotated[int, BeforeValidator(_refuse_bool), Field(le=2**63 - 1)]
 Seconds = Annotated[float, BeforeValidator(_refuse_bool), Field(allow_inf_nan=False)]
+
+
+def _whole_satoshis(value: float) -> float:
+    if (Decimal(str(value)) * 100_000_000) % 1:
+        raise PydanticCustomError("btc_amount", "Input should have at most 8 decimals")
+    return value
+
+
+Btc = Annotated[
+    float,
+    BeforeValidator(_refuse_bool),
+    Field(ge=0, le=21_000_000, allow_inf_nan=False),
+    AfterValidator(_whole_satoshis),
+]
+"""An amount in BTC as Core's options take one (``-maxtxfee=0.1``)."""
 
 RestartPolicy = Literal["permanent", "transient", "temporary"]
 """OTP's meaning: permanent is always restarted, transient only after an
@@ -77,6 +94,11 @@ class NodeSettings(_Section):
 class WalletSettings(_Section):
     process: Literal["separate", "inprocess"] = "separate"
     restart: RestartPolicy = "permanent"
+    fallbackfee: Btc = 0.0002
+    """Core's -fallbackfee, BTC/kvB: the rate when there is no estimate (our node has no fee
+    estimator, so always without an explicit rate); 0 refuses to send without one."""
+    maxtxfee: Btc = 0.10
+    """Core's -maxtxfee, BTC: no send of this wallet pays a larger fee."""
 
 
 class RestartSettings(_Section):

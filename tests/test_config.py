@@ -15,7 +15,12 @@ from config import ConfigError, Settings, effective_config, load_settings
 
 DEFAULTS = {
     "node": {"restart": "permanent"},
-    "wallet": {"process": "separate", "restart": "permanent"},
+    "wallet": {
+        "process": "separate",
+        "restart": "permanent",
+        "fallbackfee": 0.0002,
+        "maxtxfee": 0.1,
+    },
     "restart": {
         "max_restarts": 5,
         "within_s": 60.0,
@@ -293,6 +298,8 @@ VALID: dict[tuple[str, str], st.SearchStrategy[tuple[str, Any]]] = {
     ("node", "restart"): POLICY,
     ("wallet", "process"): _text(st.sampled_from(["separate", "inprocess"])),
     ("wallet", "restart"): POLICY,
+    ("wallet", "fallbackfee"): _text(st.sampled_from([0.0, 0.0002, 0.00001234])),
+    ("wallet", "maxtxfee"): _text(st.sampled_from([0.0, 0.1, 21000000.0])),
     ("restart", "max_restarts"): _text(st.integers(0, 10**6)),
     ("restart", "within_s"): POSITIVE,
     ("restart", "backoff_initial_s"): _text(st.floats(min_value=1e-3, max_value=30)),

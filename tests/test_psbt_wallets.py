@@ -19,8 +19,8 @@ from tests.conftest import Running
 from tests.rpcwords import raises_rpc
 from tests.test_wallet_loading import cli, wallet
 from tests.walletchain import OTHER_ADDRESS
+from wallet.keylock import UNLOCK_NEEDED
 from wallet.keys import BECH32M, LEGACY, P2SH_SEGWIT
-from wallet.lock import UNLOCK_NEEDED
 from wallet.service import WalletService
 
 

@@ -27,8 +27,8 @@ from tests.test_wallet_loading import cli, failure, wallet
 from tests.test_wallet_taproot import Both
 from tests.walletchain import OTHER_ADDRESS
 from wallet import crypt
+from wallet.keylock import INCORRECT, UNLOCK_NEEDED
 from wallet.keys import PURPOSE, Keychain
-from wallet.lock import INCORRECT, UNLOCK_NEEDED
 from wallet.rpc_encrypt import ENCRYPTED
 
 PASS = "correct horse battery staple"

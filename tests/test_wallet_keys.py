@@ -16,8 +16,8 @@ from ipc.interfaces import RpcCode
 from tests.rpcwords import raises_rpc
 from tests.test_wallet_taproot import Both
 from tests.walletchain import ABANDON, OTHER_ADDRESS
+from wallet.keylock import UNLOCK_NEEDED
 from wallet.keys import BECH32, CHANGE, LEGACY, P2SH_SEGWIT, PURPOSE, RECEIVE, Keychain
-from wallet.lock import UNLOCK_NEEDED
 from wallet.send import Spendable, plan
 from wallet.signer import sign
 

@@ -15,7 +15,19 @@ from btc.primitives import hash_to_hex
 from ipc.interfaces import RpcCode, RpcError
 from rpc.params import parse_hash
 from rpc.spec import Param, Table, Type
-from wallet import rpc_encrypt, rpc_history, rpc_keys, rpc_psbt
+from wallet import (
+    feebump,
+    rpc_bump,
+    rpc_coins,
+    rpc_encrypt,
+    rpc_fund,
+    rpc_fundpsbt,
+    rpc_history,
+    rpc_keys,
+    rpc_psbt,
+    rpc_send,
+    rpc_spend,
+)
 from wallet.keys import BECH32, CHANGE, PURPOSE, RECEIVE
 from wallet.view import MATURE_CONFIRMATIONS
 
@@ -23,7 +35,19 @@ if TYPE_CHECKING:
     from wallet.service import WalletService
 
 TABLE = Table("wallet")
-TABLES = (TABLE, rpc_history.TABLE, rpc_keys.TABLE, rpc_encrypt.TABLE, rpc_psbt.TABLE)
+TABLES = (
+    TABLE,
+    rpc_spend.TABLE,
+    rpc_send.TABLE,
+    rpc_fund.TABLE,
+    rpc_fundpsbt.TABLE,
+    rpc_psbt.TABLE,
+    rpc_coins.TABLE,
+    rpc_bump.TABLE,
+    rpc_history.TABLE,
+    rpc_keys.TABLE,
+    rpc_encrypt.TABLE,
+)
 WALLET_VERSION = 169900  # Core's FEATURE_LATEST
 MAX_CONFIRMATIONS = 9_999_999
 ADDRESS_TYPE = Param(
@@ -257,7 +281,7 @@ async def gettransaction(
     result: dict[str, Any] = {"amount": btc(view.credit(row) - row.debit - fee)}
     if row.debit:
         result["fee"] = btc(fee)
-    result |= view.tx_fields(row)
+    result |= view.tx_fields(row) | feebump.replacement_fields(wallet, row.txid)
     result["details"] = view.entries(row)
     result["hex"] = row.raw.hex()
     result["lastprocessedblock"] = wallet.last_processed()
@@ -295,43 +319,3 @@ async def getwalletinfo(wallet: WalletService) -> Any:
         "birthtime": wallet.db.meta("created"),
         "lastprocessedblock": wallet.last_processed(),
     }
-
-
-@TABLE.method(
-    "wallet",
-    "Send an amount to a given address.",
-    Param("address", Type.STR, "The bitcoin address to send to."),
-    Param("amount", Type.AMOUNT, "The amount in BTC to send. eg 0.1"),
-    Param("comment", Type.STR, "A comment used to store what the transaction is for.", None),
-    Param(
-        "comment_to",
-        Type.STR,
-        "A comment to store the name of the person or organization "
-        "to which you're sending the transaction.",
-        None,
-    ),
-    Param(
-        "subtractfeefromamount",
-        Type.BOOL,
-        "The fee will be deducted from the amount being sent.",
-        False,
-    ),
-    result='"hex"    (string) The transaction id.',
-    examples=('"bcrt1q..." 0.1',),
-)
-async def sendtoaddress(
-    wallet: WalletService,
-    address: str,
-    amount: int,
-    comment: str | None,
-    comment_to: str | None,
-    subtract_fee: bool,
-) -> str:
-    try:
-        destination = address_to_script(address, wallet.network)
-    except AddressError:
-        raise RpcError(RpcCode.INVALID_ADDRESS_OR_KEY, "Invalid address") from None
-    if amount <= 0:
-        raise RpcError(RpcCode.TYPE_ERROR, "Invalid amount for send")
-    await wallet.synced()
-    return await wallet.send(destination, amount, subtract_fee=subtract_fee)

@@ -14,7 +14,7 @@ gaps after a re-subscription are harmless. Every database change is synchronous
 and one sqlite transaction, so no other coroutine sees half of it.
 
 The keys live in this process only: no method returns or logs the seed or a key (but
-``listdescriptors true``, whose job it is); signing goes through ``keys`` (wallet.lock).
+``listdescriptors true``, whose job it is); signing goes through ``keys`` (wallet.keylock).
 """
 
 from __future__ import annotations
@@ -27,17 +27,12 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from embit.transaction import Transaction
 
-from btc.addresses import REGTEST, witness_program
-from btc.amounts import btc
+from btc.addresses import REGTEST
 from btc.primitives import (
     Block,
     DeserializationError,
-    hash_to_hex,
     parse_transaction,
-    serialize_transaction,
-    txid,
 )
 from ipc.interfaces import (
     BlockNotFound,
@@ -47,27 +42,24 @@ from ipc.interfaces import (
     ChainNotifications,
     ConnectedBlock,
     Handler,
-    InsufficientFunds,
     InternalError,
-    RpcCode,
-    RpcError,
     SplitdError,
-    TxRejected,
     Wallet,
     WorkerUnavailable,
 )
 from rpc.dispatch import Dispatcher
-from wallet import rpc, send, signer
+from wallet import rpc
+from wallet.coinlocks import CoinLocks
 from wallet.db import WALLET_FILE, WalletDB
+from wallet.keylock import KeyLock
 from wallet.keyrecords import KeyRow
-from wallet.keys import BECH32, BECH32M, CHANGE
-from wallet.lock import KeyLock
+from wallet.keys import BECH32
+from wallet.spending import SpendSettings
 from wallet.view import MATURE_CONFIRMATIONS, View
 
 log = structlog.get_logger()
 
 DEFAULT_KEYPOOL = 1000  # Core's -keypool
-MIN_FEERATE = 1000  # sat per kvB: never pay less, whatever the node's floor
 CATCH_UP_ATTEMPTS = 8
 SYNC_WAIT_S = 5.0  # how long a call waits for the wallet to reach the node's tip
 
@@ -82,6 +74,7 @@ class WalletService(Wallet, ChainNotifications):
         *,
         keypool_size: int = DEFAULT_KEYPOOL,
         network: dict[str, Any] = REGTEST,
+        spend_settings: SpendSettings | None = None,
     ) -> None:
         self.db = db
         self.name = name
@@ -100,6 +93,8 @@ class WalletService(Wallet, ChainNotifications):
         self._scanning_since: float | None = None  # monotonic, while an attach catches up
         self._scan_range = (0, 0)  # the heights that catch-up goes from and to
         self._closed = False
+        self.spend_settings = spend_settings or SpendSettings()
+        self.locks = CoinLocks(db)  # coins lockunspent keeps out of coin selection
         with db.transaction():
             db.top_up(self.keychain, self._keypool)
         self.dispatcher = Dispatcher(rpc.TABLES, self, self.peer)
@@ -109,7 +104,8 @@ class WalletService(Wallet, ChainNotifications):
         """Open (creating on first use) ``directory/wallet.sqlite``.
 
         ``directory`` is the wallet's own: ``<datadir>/wallets/<name>``. ``options``:
-        ``keypool_size``, ``network`` (embit's network dict; regtest by default).
+        ``keypool_size``, ``network`` (embit's network dict; regtest by default),
+        ``spend_settings`` (fee settings, ``wallet.spending``).
         """
         path = directory / WALLET_FILE
         created = not path.exists()
@@ -439,94 +435,20 @@ class WalletService(Wallet, ChainNotifications):
         """One consistent look at the history, for one call."""
         return View(self.db, self._mempool, self.network)
 
-    async def send(self, destination: bytes, value: int, *, subtract_fee: bool) -> str:
-        """Pay ``value`` satoshis to ``destination``: select, sign, commit, broadcast; the txid.
+    # What sending (``wallet.spending``) works with: the node, our mempool set, the lock
+    # that keeps two sends from choosing the same coins.
 
-        The send is on disk, its coins spent, before the node hears of it.
-        """
-        chain = self._chain
-        if chain is None:
-            raise WorkerUnavailable("the wallet is not attached to a node")
-        keychain = self.keys.signing()  # Core's EnsureWalletIsUnlocked: before anything
-        async with self._send_lock:
-            feerate = max(await chain.relay_min_fee(), MIN_FEERATE)
-            change = self._change_key(destination)
-            payment = self._plan(destination, value, change.script, feerate, subtract_fee)
-            signed = signer.sign(payment.tx, payment.inputs, keychain)
-            tx_hash = self._commit(signed, payment, change.script)
-            await self._broadcast(chain, signed, tx_hash)
-        log.info(
-            "wallet_sent",
-            wallet=self.name,
-            txid=tx_hash,
-            amount=str(btc(value)),
-            fee=str(btc(payment.fee)),
-            inputs=len(payment.inputs),
-        )
-        return tx_hash
+    @property
+    def chain(self) -> Chain | None:
+        return self._chain
 
-    def _change_key(self, destination: bytes) -> KeyRow:
-        """Core's TransactionChangeType without -changetype: taproot change when paying a
-        witness v1+ program, bech32 otherwise (not yet handed out: committed with the send)."""
-        program = witness_program(destination)
-        kind = BECH32M if program is not None and program[0] >= 1 else BECH32
-        with self.db.transaction():
-            self.db.top_up(self.keychain, self._keypool, {kind})
-        return self.db.next_unused(CHANGE, kind)
+    @property
+    def mempool(self) -> set[str]:
+        return self._mempool
 
-    def _commit(self, tx: Transaction, payment: send.Payment, change: bytes) -> str:
-        """Core's CommitTransaction: the send and its spent coins, in one sqlite transaction,
-        before the node hears of it. A wallet killed after this rebroadcasts at its next
-        attach; one killed before it has sent nothing."""
-        tx_hash = hash_to_hex(txid(tx))
-        with self.db.transaction():
-            if payment.change_vout is not None:
-                self.db.mark_used(change, self.keychain, self._keypool)
-            self.db.apply_tx(tx, None, tx_hash=tx_hash)
-        return tx_hash
-
-    async def _broadcast(self, chain: Chain, tx: Transaction, tx_hash: str) -> None:
-        """Hand a committed send to the node. Refused: abandoned, its coins ours again, and
-        the refusal is the caller's answer. No answer (the node went away): it stays
-        pending and goes out again at the next attach; the send itself is done."""
-        try:
-            await chain.broadcast_transaction(serialize_transaction(tx))
-        except TxRejected as rejection:
-            with self.db.transaction():
-                self.db.abandon_tx(tx_hash)
-            log.warning("wallet_tx_abandoned", txid=tx_hash, reason=rejection.reason)
-            raise
-        except (WorkerUnavailable, CallTimeout) as error:
-            log.warning("wallet_tx_pending", txid=tx_hash, reason=error.message)
-            return
-        self._mempool.add(tx_hash)
-
-    def _plan(
-        self, destination: bytes, value: int, change: bytes, feerate: int, subtract: bool
-    ) -> send.Payment:
-        """Confirmed coins first; then also our own trusted unconfirmed change (as Core)."""
-        view = self.view()
-        confirmed, unconfirmed = [], []
-        for coin in self.db.coins():
-            confirmations = view.confirmations(coin.height)
-            if coin.coinbase and confirmations < MATURE_CONFIRMATIONS:
-                continue
-            if confirmations == 0 and not view.trusted(coin.txid):
-                continue
-            key = self.db.key_of(coin.script)
-            assert key is not None
-            spendable = send.Spendable(
-                coin.txid, coin.vout, coin.value, coin.script, key.kind, key.chain, key.index
-            )
-            (confirmed if confirmations > 0 else unconfirmed).append(spendable)
-        for pool in (confirmed, confirmed + unconfirmed):
-            try:
-                return send.plan(pool, destination, value, change, feerate, subtract_fee=subtract)
-            except send.NotEnoughFunds:
-                continue
-            except send.AmountTooSmall as error:
-                raise RpcError(RpcCode.TYPE_ERROR, str(error)) from None
-        raise InsufficientFunds("Insufficient funds")
+    @property
+    def send_lock(self) -> asyncio.Lock:
+        return self._send_lock
 
     # -- helpers -------------------------------------------------------------------------------
 

@@ -6,9 +6,11 @@ import asyncio
 
 import structlog
 
+from btc.amounts import parse_amount
 from ipc.interfaces import Chain, Init, Wallet
 from ipc.process import WorkerContext, WorkerInit
 from wallet.service import WalletService
+from wallet.spending import SpendSettings
 
 DEFAULT_WALLET = "default"
 
@@ -63,7 +65,22 @@ async def open_wallet(context: WorkerContext) -> WalletService:
     name = context.launch.wallet or DEFAULT_WALLET
     directory = context.launch.datadir / "wallets" / name
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return await asyncio.to_thread(WalletService.open, directory, name)
+    return await asyncio.to_thread(
+        WalletService.open, directory, name, spend_settings=spend_settings(context)
+    )
+
+
+def spend_settings(context: WorkerContext) -> SpendSettings:
+    """``[wallet]``'s fee settings, in the satoshis the wallet counts in."""
+    settings = context.launch.settings.wallet
+    return SpendSettings(
+        fallback_fee=_sats(settings.fallbackfee), max_tx_fee=_sats(settings.maxtxfee)
+    )
+
+
+def _sats(amount: float) -> int:
+    """A BTC amount from the config (at most 8 decimals, checked there) in satoshis."""
+    return parse_amount(str(amount))
 
 
 async def make_init(context: WorkerContext) -> Init:
