@@ -5,6 +5,7 @@ own descriptor code), keypoolrefill, and the keypool's look-ahead."""
 
 from __future__ import annotations
 
+import random
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from tests.test_wallet_taproot import Both
 from tests.walletchain import ABANDON, OTHER_ADDRESS
 from wallet.keylock import UNLOCK_NEEDED
 from wallet.keys import BECH32, CHANGE, LEGACY, P2SH_SEGWIT, PURPOSE, RECEIVE, Keychain
-from wallet.send import Spendable, plan
+from wallet.send import FeeRates, Recipient, Spendable, fund
 from wallet.signer import sign
 
 PASS = "pass"
@@ -61,15 +62,16 @@ async def test_legacy_and_p2sh_segwit_coins_are_received_and_spent(tmp_path: Pat
 
 
 def test_the_fee_covers_the_signed_size_of_every_kind():
-    """``plan``'s worst-case estimate covers the signed transaction, for a spend of each kind
+    """``fund``'s worst-case estimate covers the signed transaction, for a spend of each kind
     (a P2PKH spend's scriptSig counts in full, not as witness), and by a few bytes at most."""
     keys = Keychain.from_mnemonic(ABANDON)
-    change = keys.derive(CHANGE, 0).script
+    change = Spendable("00" * 32, 0, 0, keys.derive(CHANGE, 0).script, BECH32, CHANGE, 0)
+    pay = [Recipient(address_to_script(OTHER_ADDRESS), 20_000)]
     for kind in PURPOSE:
         for index in range(8):
             key = keys.derive(RECEIVE, index, kind)
             coin = Spendable("11" * 32, index, 50_000, key.script, kind, RECEIVE, index)
-            payment = plan([coin], address_to_script(OTHER_ADDRESS), 20_000, change, 1000)
+            payment = fund([[coin]], pay, change, FeeRates(1000), random.Random(index))
             signed = sign(payment.tx, payment.inputs, keys)
             assert tx_vsize(signed) <= payment.fee <= tx_vsize(signed) + 2, kind
 

@@ -26,13 +26,13 @@ from wallet import send, signer, spending
 from wallet.keyrecords import KeyRow
 from wallet.keys import CHANGE
 from wallet.spending import FeeChoice
+from wallet.txrecords import ACTIVE
 
 if TYPE_CHECKING:
     from wallet.service import WalletService
 
 WALLET_INCREMENTAL_RELAY_FEE = 5000  # sat/kvB, Core's wallet.h
 INCREMENTAL_RELAY_FEE = 1000  # sat/kvB: our node's -incrementalrelayfee (node/policy.py)
-ACTIVE_STATE = "active"  # TxRow.state of a transaction neither conflicted nor abandoned
 _REPLACED_BY = "replaced_by_txid:"
 _REPLACES = "replaces_txid:"
 
@@ -137,7 +137,7 @@ def _preconditions(
         if coin is not None and coin.spent_by is not None:
             raise RpcError(RpcCode.INVALID_PARAMETER, "Transaction has descendants in the wallet")
     replaced_by = wallet.db.meta(_REPLACED_BY + txid_hex) or None
-    if height is not None or (state != ACTIVE_STATE and replaced_by is None):
+    if height is not None or (state != ACTIVE and replaced_by is None):
         raise RpcError(
             RpcCode.WALLET_ERROR,
             "Transaction has been mined, or is conflicted with a mined transaction",
