@@ -238,7 +238,9 @@ class NodeService(Node, Chain):
             parsed = parse_transaction(tx)
         except (DeserializationError, ValueError):
             raise TxRejected("TX decode failed", rpc_code=RpcCode.DESERIALIZATION_ERROR) from None
-        return self.broadcast(parsed, max_fee_rate=DEFAULT_MAX_FEE_RATE)
+        # The wallet's own cap is absolute (-maxtxfee, checked as it funds), as Core's
+        # BroadcastTransaction(max_tx_fee) from the wallet: no rate cap here.
+        return self.broadcast(parsed, max_fee_rate=0)
 
     async def relay_min_fee(self) -> int:
         return MIN_RELAY_FEE

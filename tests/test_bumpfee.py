@@ -68,6 +68,9 @@ async def test_bumpfee_pays_more_for_the_same_payment_and_records_the_replacemen
         assert old["replaced_by_txid"] == bumped["txid"]
         new = await rpc(service, "gettransaction", bumped["txid"])
         assert new["replaces_txid"] == original
+        listed = {e["txid"]: e for e in await rpc(service, "listtransactions")}
+        assert listed[original]["replaced_by_txid"] == bumped["txid"]  # Core's mapValue
+        assert listed[bumped["txid"]]["replaces_txid"] == original
         await chain.settled()
         trusted = (await rpc(service, "getbalances"))["mine"]["trusted"]
         assert trusted == Decimal(50 * COIN - COIN - new_fee) / COIN

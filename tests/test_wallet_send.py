@@ -223,6 +223,7 @@ async def test_locked_coins_are_never_selected_and_persistent_locks_survive(tmp_
         lock = [{"txid": first["txid"], "vout": first["vout"]}]
         assert await call(service, "lockunspent", [False, lock, True]) is True
         assert await rpc(service, "listlockunspent") == lock
+        assert [c["txid"] for c in await rpc(service, "listunspent")] == [second["txid"]]
         with raises_rpc(RpcCode.INVALID_PARAMETER, "^Invalid parameter, output already locked$"):
             await call(service, "lockunspent", [False, lock])
         for _ in range(2):  # the other coin pays, then its change: never the locked one
@@ -486,3 +487,35 @@ async def test_a_young_payment_from_others_waits_while_settled_coins_suffice(tmp
         # more than the settled coins hold: the young one may be used after all
         bigger = sent_tx(chain, await rpc(service, "sendtoaddress", OTHER_ADDRESS, "50"))
         assert hash_to_hex(txid(received)) in {i.txid.hex() for i in bigger.vin}
+
+
+async def test_send_options_and_a_locked_wallet_leave_nothing_locked(tmp_path: Path) -> None:
+    chain = BlockChain()
+    async with wallet_with(tmp_path, chain) as service:
+        # estimate_mode alone is Core's default target in that mode, not an internal error
+        sent = await call(service, "send", [{OTHER_ADDRESS: 1}, None, None, None,
+                                            {"estimate_mode": "economical"}])  # fmt: skip
+        assert sent["complete"] is True
+        await call(service, "encryptwallet", ["a passphrase"])
+        for method, params in (
+            ("send", [{OTHER_ADDRESS: 1}, None, None, None, {"lock_unspents": True}]),
+            ("sendall", [[OTHER_ADDRESS], None, None, None, {"lock_unspents": True}]),
+        ):
+            with raises_rpc(RpcCode.WALLET_UNLOCK_NEEDED, "walletpassphrase"):
+                await call(service, method, params)
+            assert await rpc(service, "listlockunspent") == []
+
+
+def test_a_high_fee_rate_within_maxtxfee_reaches_the_node(splitd, datadir: Path) -> None:
+    """The wallet's cap is -maxtxfee, absolute; the node adds no rate cap of its own
+    (sendrawtransaction's 0.10 BTC/kvB maxfeerate is not the wallet's)."""
+    splitd().wait_running()
+    address = cli(datadir, "wallet", "getnewaddress")
+    cli(datadir, "node", "generatetoaddress", "101", address)
+    txid = cli(
+        datadir, "wallet", "-named", "sendtoaddress", f"address={OTHER_ADDRESS}", "amount=1",
+        "fee_rate=15000",
+    )  # fmt: skip
+    assert txid in cli(datadir, "node", "getrawmempool")
+    fee = cli(datadir, "wallet", "gettransaction", txid)["fee"]
+    assert Decimal("-0.10") < fee < Decimal("-0.02")  # 15,000 sat/vB on ~141 vB

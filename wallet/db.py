@@ -35,6 +35,7 @@ from wallet.txschema import TX_SCHEMA, upgrade_to_history
 
 SCHEMA_VERSION = 3  # 2: keys have a kind (bech32, bech32m); 3: history kept across reorgs
 WALLET_FILE = "wallet.sqlite"
+REPLACEMENT_LINKS = ("replaced_by_txid", "replaces_txid")
 SEALED_SEED = "sealed_seed"  # the entropy under the passphrase (wallet.crypt), once encrypted
 XPUBS = "xpubs"  # the accounts' extended public keys, kept in clear once encrypted
 
@@ -131,6 +132,21 @@ class WalletDB(KeyRecords, TxRecords):
         self.connection.execute("COMMIT")
 
     # -- meta -------------------------------------------------------------------------------
+
+    def replacement_links(self, txid_hex: str) -> dict[str, str]:
+        """Core's mapValue entries a fee bump leaves (``replaced_by_txid``,
+        ``replaces_txid``), kept in ``meta``; every view of the transaction shows them."""
+        links = {}
+        for name in REPLACEMENT_LINKS:
+            value = self.meta(f"{name}:{txid_hex}")
+            if value:  # "" once a refused replacement is undone
+                links[name] = str(value)
+        return links
+
+    def link_replacement(self, old: str, new: str, *, linked: bool = True) -> None:
+        """Record (or, ``linked`` false, undo) that ``new`` replaces ``old``."""
+        self.set_meta(f"replaced_by_txid:{old}", new if linked else "")
+        self.set_meta(f"replaces_txid:{new}", old if linked else "")
 
     def meta(self, key: str) -> object | None:
         row = self.connection.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

@@ -33,18 +33,6 @@ if TYPE_CHECKING:
 
 WALLET_INCREMENTAL_RELAY_FEE = 5000  # sat/kvB, Core's wallet.h
 INCREMENTAL_RELAY_FEE = 1000  # sat/kvB: our node's -incrementalrelayfee (node/policy.py)
-_REPLACED_BY = "replaced_by_txid:"
-_REPLACES = "replaces_txid:"
-
-
-def replacement_fields(wallet: WalletService, txid_hex: str) -> dict[str, str]:
-    """Core's mapValue entries a bump leaves, as gettransaction shows them."""
-    fields = {}
-    for prefix, name in ((_REPLACED_BY, "replaced_by_txid"), (_REPLACES, "replaces_txid")):
-        value = wallet.db.meta(prefix + txid_hex)
-        if value:  # "" once a refused replacement is undone
-            fields[name] = str(value)
-    return fields
 
 
 @dataclass(frozen=True)
@@ -114,15 +102,13 @@ async def _commit(wallet: WalletService, bump: Bump) -> str:
     signed = signer.sign(bump.payment.tx, bump.payment.inputs, wallet.keys.signing())
     new_txid = hash_to_hex(txid(signed))
     with wallet.db.transaction():  # Core's MarkReplaced with CommitTransaction
-        wallet.db.set_meta(_REPLACED_BY + bump.txid, new_txid)
-        wallet.db.set_meta(_REPLACES + new_txid, bump.txid)
+        wallet.db.link_replacement(bump.txid, new_txid)
         spending.record(wallet, signed, bump.payment, bump.change)
     try:
         await spending.broadcast(wallet, spending.chain_of(wallet), signed, new_txid)
     except TxRejected:  # the replacement is abandoned: the original is ours again
         with wallet.db.transaction():
-            wallet.db.set_meta(_REPLACED_BY + bump.txid, "")
-            wallet.db.set_meta(_REPLACES + new_txid, "")
+            wallet.db.link_replacement(bump.txid, new_txid, linked=False)
             wallet.db.apply_tx(bump.original, None, tx_hash=bump.txid)
         raise
     return new_txid
@@ -136,7 +122,7 @@ def _preconditions(
         coin = wallet.db.coin(txid_hex, vout)
         if coin is not None and coin.spent_by is not None:
             raise RpcError(RpcCode.INVALID_PARAMETER, "Transaction has descendants in the wallet")
-    replaced_by = wallet.db.meta(_REPLACED_BY + txid_hex) or None
+    replaced_by = wallet.db.replacement_links(txid_hex).get("replaced_by_txid")
     if height is not None or (state != ACTIVE and replaced_by is None):
         raise RpcError(
             RpcCode.WALLET_ERROR,

@@ -16,7 +16,6 @@ from ipc.interfaces import RpcCode, RpcError
 from rpc.params import parse_hash
 from rpc.spec import Param, Table, Type
 from wallet import (
-    feebump,
     rpc_bump,
     rpc_coins,
     rpc_encrypt,
@@ -158,6 +157,8 @@ async def listunspent(
     view = wallet.view()
     result = []
     for coin in wallet.db.coins():
+        if (coin.txid, coin.vout) in wallet.locks:  # Core's AvailableCoins skips them
+            continue
         confirmations = view.confirmations(coin.height)
         if coin.coinbase and confirmations < MATURE_CONFIRMATIONS:
             continue
@@ -281,7 +282,7 @@ async def gettransaction(
     result: dict[str, Any] = {"amount": btc(view.credit(row) - row.debit - fee)}
     if row.debit:
         result["fee"] = btc(fee)
-    result |= view.tx_fields(row) | feebump.replacement_fields(wallet, row.txid)
+    result |= view.tx_fields(row)
     result["details"] = view.entries(row)
     result["hex"] = row.raw.hex()
     result["lastprocessedblock"] = wallet.last_processed()

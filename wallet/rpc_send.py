@@ -100,6 +100,7 @@ async def send_(
         except send.CannotFund as error:
             raise RpcError(RpcCode.WALLET_ERROR, str(error)) from None
         if options.get("lock_unspents"):
+            wallet.keys.signing()  # Core's EnsureWalletIsUnlocked: -13 before anything is kept
             wallet.locks.lock([(c.txid, c.vout) for c in funded.payment.inputs], persistent=False)
         add_to_wallet = bool(options.get("add_to_wallet", True))
         return await finish(wallet, funded.payment, add_to_wallet, funded.change)
@@ -201,6 +202,7 @@ async def sendall(
             send_max=bool(options.get("send_max", False)),
         )
         if options.get("lock_unspents"):
+            wallet.keys.signing()  # Core's EnsureWalletIsUnlocked: -13 before anything is kept
             wallet.locks.lock([(c.txid, c.vout) for c in coins], persistent=False)
         return await finish(wallet, payment, bool(options.get("add_to_wallet", True)))
 

@@ -289,7 +289,9 @@ def fee_options(
             )
     else:
         options["fee_rate"] = fee_rate
-    if options["conf_target"] is not None and options.get("estimate_mode") in (None, "unset"):
+    options.setdefault("conf_target", None)
+    options.setdefault("estimate_mode", None)
+    if options["conf_target"] is not None and options["estimate_mode"] in (None, "unset"):
         raise RpcError(RpcCode.INVALID_PARAMETER, "Specify estimate_mode")
     return options
 

@@ -22,7 +22,7 @@ from embit.transaction import Transaction
 from btc.addresses import witness_program
 from btc.amounts import btc
 from btc.fees import format_sat_vb
-from btc.primitives import hash_to_hex, parse_transaction, serialize_transaction, txid
+from btc.primitives import hash_to_hex, serialize_transaction, txid
 from ipc.interfaces import (
     CallTimeout,
     Chain,
@@ -230,10 +230,7 @@ def coin_tiers(wallet: WalletService) -> list[list[send.Spendable]]:
 def _from_me(wallet: WalletService, txid_hex: str) -> bool:
     """Core's IsFromMe: the transaction spends a coin of ours."""
     row = wallet.db.tx(txid_hex)
-    if row is None or row.coinbase:
-        return False
-    tx = parse_transaction(row.raw)
-    return any(wallet.db.coin(i.txid.hex(), i.vout) is not None for i in tx.vin)
+    return row is not None and not row.coinbase and row.debit > 0
 
 
 def available(wallet: WalletService) -> list[tuple[send.Spendable, int]]:

@@ -118,7 +118,7 @@ class View:
             "timereceived": received,
             "bip125-replaceable": "yes" if signals and depth <= 0 else "no",
         }
-        return fields
+        return fields | self.db.replacement_links(row.txid)  # Core's mapValue, last
 
     def credit(self, row: TxRow) -> int:
         """Core's CachedTxGetCredit: what it pays us; nothing for an immature coinbase."""
