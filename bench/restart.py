@@ -62,8 +62,9 @@ class Splitd:
 
     def kill(self) -> tuple[float, float]:
         self.generation += 1
+        pid = status(self.datadir)["wallet"].pid  # asked first: the clock starts at the kill
         killed_at = time.time()
-        os.kill(status(self.datadir)["wallet"].pid, signal.SIGKILL)
+        os.kill(pid, signal.SIGKILL)
         wait_running(self.datadir, "wallet", self.generation)
         started = record_time(self.datadir, "worker_started", self.generation)
         running = record_time(self.datadir, "worker_running", self.generation)
