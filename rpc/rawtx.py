@@ -26,10 +26,14 @@ from btc.rawtx import (
 from ipc.interfaces import RpcCode, RpcError
 from rpc.dispatch import integer, json_type
 from rpc.params import parse_hash
+from rpc.spec import Param, Type
 
 TX_DECODE_FAILED = "TX decode failed. Make sure the tx has at least one input."
 MISSING_AMOUNT = "Missing amount"
 INPUT_NOT_FOUND = "Input not found or already spent"
+# The names a sighashtype parameter's help lists, as Core's RPCHelpMan writes them.
+SIGHASH_CHOICES = "".join(f'\n       "{name}"' for name in SIGHASHES)
+PREVTXS = Param("prevtxs", Type.ARR, "The previous dependent transaction outputs", None)
 
 
 def decode_transaction(hexstring: str) -> Transaction:

@@ -149,3 +149,33 @@ async def test_errors_are_cores(tmp_path: Path):
         await call(two.a, "encryptwallet", "pass")
         with raises_rpc(RpcCode.WALLET_UNLOCK_NEEDED, UNLOCK_NEEDED):
             await call(two.a, "signrawtransactionwithwallet", unsigned)
+
+
+P2SH_OF_TRUE = "a914da1745e9b549bd0bfa1a569971c77eba30cd5a4b87"  # the P2SH of OP_TRUE
+P2WSH_OF_TRUE = "00204ae81572f06e1b88fd5ced7a1a000945432e83e1551e6f721ee9c00b8cc33260"
+SHAPES = {
+    "p2pk": "21" + "02" + "11" * 32 + "ac",
+    "bare multisig": "51" + "21" + "02" + "11" * 32 + "51ae",
+    "p2sh": P2SH_OF_TRUE,
+    "p2wsh": P2WSH_OF_TRUE,
+    "v0 of 16 bytes": "0010" + "22" * 16,
+    "v1 of 20 bytes": "5114" + "22" * 20,
+    "v2": "5220" + "22" * 32,
+    "op_return": "6a0401020304",
+}
+
+
+@pytest.mark.parametrize("script", SHAPES.values(), ids=SHAPES.keys())
+async def test_unsigned_errors_of_other_shapes_are_the_interpreters(tmp_path: Path, script: str):
+    async with TwoWallets(tmp_path) as two:
+        coin = {"txid": "11" * 32, "vout": 3, "scriptPubKey": script, "amount": 1}
+        unsigned = await raw(two, coin, pay=0.5)
+        signed = await call(two.a, "signrawtransactionwithwallet", unsigned, [coin])
+        node_coin = {**coin}
+        if script == P2SH_OF_TRUE:
+            node_coin["redeemScript"] = "51"  # the node's method needs it; the wallet's ignores it
+        if script == P2WSH_OF_TRUE:
+            node_coin["witnessScript"] = "51"
+        by_node = await call(two.node, "signrawtransactionwithkey", unsigned, [], [node_coin])
+        assert not signed["complete"]
+        assert signed["errors"] == by_node["errors"]

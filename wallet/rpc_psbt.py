@@ -10,7 +10,7 @@ from btc.psbt import decode_base64
 from btc.psbt_records import PsbtError
 from btc.psbt_sign import extract
 from ipc.interfaces import RpcCode, RpcError
-from rpc.rawtx import parse_sighash
+from rpc.rawtx import SIGHASH_CHOICES, parse_sighash
 from rpc.spec import Param, Table, Type
 from wallet.psbt_fill import SighashMismatch, fill
 
@@ -35,9 +35,8 @@ TABLE = Table("wallet")
     Param(
         "sighashtype",
         Type.STR,
-        "The signature hash type to sign with if not specified by the PSBT. Must be one of\n"
-        '       "DEFAULT"\n       "ALL"\n       "NONE"\n       "SINGLE"\n'
-        '       "ALL|ANYONECANPAY"\n       "NONE|ANYONECANPAY"\n       "SINGLE|ANYONECANPAY"',
+        "The signature hash type to sign with if not specified by the PSBT. Must be one of"
+        + SIGHASH_CHOICES,
         None,
         "DEFAULT for Taproot, ALL otherwise",
     ),

@@ -24,6 +24,8 @@ from btc.rawtx import SIGHASH_DEFAULT, SIGHASH_SINGLE, is_p2sh
 from rpc.rawtx import (
     INPUT_NOT_FOUND,
     MISSING_AMOUNT,
+    PREVTXS,
+    SIGHASH_CHOICES,
     decode_transaction,
     parse_prevouts,
     parse_sighash,
@@ -159,13 +161,11 @@ def sign_transaction(
     "on but may not yet be in the block chain.\nRequires wallet passphrase to be set with "
     "walletpassphrase call if wallet is encrypted.\n",
     Param("hexstring", Type.STR, "The transaction hex string"),
-    Param("prevtxs", Type.ARR, "The previous dependent transaction outputs", None),
+    PREVTXS,
     Param(
         "sighashtype",
         Type.STR,
-        'The signature hash type. Must be one of\n       "DEFAULT"\n       "ALL"\n       '
-        '"NONE"\n       "SINGLE"\n       "ALL|ANYONECANPAY"\n       '
-        '"NONE|ANYONECANPAY"\n       "SINGLE|ANYONECANPAY"',
+        "The signature hash type. Must be one of" + SIGHASH_CHOICES,
         None,
         "DEFAULT for Taproot, ALL otherwise",
     ),
@@ -178,20 +178,17 @@ async def signrawtransactionwithwallet(
     tx = decode_transaction(hexstring)
     signing = wallet.keys.signing()  # Core's EnsureWalletIsUnlocked: -13
     await wallet.synced()
-    spent = [_found(wallet.db, txin.txid.hex(), txin.vout) for txin in tx.vin]
-    outpoints = [(txin.txid[::-1], txin.vout) for txin in tx.vin]
+    outpoints = [(txin.txid[::-1], txin.vout) for txin in tx.vin]  # txids in internal order
+    coins = {op: _found(wallet.db, op[0][::-1].hex(), op[1]) for op in outpoints}
 
     def known(txid: bytes, vout: int) -> bytes | None:
-        at = outpoints.index((txid, vout)) if (txid, vout) in outpoints else None
-        coin = None if at is None else spent[at]
+        coin = coins.get((txid, vout))
         return None if coin is None else coin[1]
 
     # The wallet has no ScriptToAsmStr (the node's): a mismatch shows the scripts in hex.
     prevouts, _ = parse_prevouts(prevtxs, known, bytes.hex, learn_scripts=False)
-    for prevout in prevouts:
-        for index, outpoint in enumerate(outpoints):
-            if outpoint == (prevout.txid, prevout.vout):
-                spent[index] = prevout.amount, prevout.script_pubkey
+    coins.update({(p.txid, p.vout): (p.amount, p.script_pubkey) for p in prevouts})
+    spent = [coins[op] for op in outpoints]
     hash_type = parse_sighash(sighashtype)
     errors = sign_transaction(
         tx, spent, wallet.db, signing, SIGHASH_DEFAULT if hash_type is None else hash_type

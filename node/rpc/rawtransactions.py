@@ -23,7 +23,14 @@ from node.rpc.blocks import UNDO_UNREADABLE, spent_coins
 from node.rpc.txjson import decode_script_json, tx_json
 from node.rpc.util import parse_hash
 from node.store import BlockRecord
-from rpc.rawtx import decode_transaction, parse_hex_value, parse_sighash, sign_result
+from rpc.rawtx import (
+    PREVTXS,
+    SIGHASH_CHOICES,
+    decode_transaction,
+    parse_hex_value,
+    parse_sighash,
+    sign_result,
+)
 from rpc.spec import REQUIRED, Param, Table, Type
 
 if TYPE_CHECKING:
@@ -216,13 +223,11 @@ async def createrawtransaction(
     "chain.",
     Param("hexstring", Type.STR, "The transaction hex string"),
     Param("privkeys", Type.ARR, "The base58-encoded private keys for signing"),
-    Param("prevtxs", Type.ARR, "The previous dependent transaction outputs", None),
+    PREVTXS,
     Param(
         "sighashtype",
         Type.STR,
-        'The signature hash type. Must be one of:\n       "DEFAULT"\n       "ALL"\n       '
-        '"NONE"\n       "SINGLE"\n       "ALL|ANYONECANPAY"\n       '
-        '"NONE|ANYONECANPAY"\n       "SINGLE|ANYONECANPAY"',
+        "The signature hash type. Must be one of:" + SIGHASH_CHOICES,
         None,
         '"DEFAULT for Taproot, ALL otherwise"',
     ),
