@@ -18,6 +18,7 @@ from tests.test_psbt_wallets import TwoWallets, call
 from tests.walletchain import OTHER_ADDRESS
 from wallet.keylock import UNLOCK_NEEDED
 from wallet.keys import BECH32, BECH32M, LEGACY, P2SH_SEGWIT
+from wallet.rpc_sign import NOT_VERIFIED
 
 KINDS = (BECH32, BECH32M, P2SH_SEGWIT, LEGACY)
 
@@ -154,7 +155,10 @@ async def test_errors_are_cores(tmp_path: Path):
 P2SH_OF_TRUE = "a914da1745e9b549bd0bfa1a569971c77eba30cd5a4b87"  # the P2SH of OP_TRUE
 P2WSH_OF_TRUE = "00204ae81572f06e1b88fd5ced7a1a000945432e83e1551e6f721ee9c00b8cc33260"
 SHAPES = {
+    "p2pkh": "76a914" + "33" * 20 + "88ac",
     "p2pk": "21" + "02" + "11" * 32 + "ac",
+    "p2pk uncompressed": "41" + "04" + "11" * 64 + "ac",
+    "2-of-3 multisig": "52" + ("21" + "02" + "11" * 32) * 3 + "53ae",
     "bare multisig": "51" + "21" + "02" + "11" * 32 + "51ae",
     "p2sh": P2SH_OF_TRUE,
     "p2wsh": P2WSH_OF_TRUE,
@@ -179,3 +183,14 @@ async def test_unsigned_errors_of_other_shapes_are_the_interpreters(tmp_path: Pa
         by_node = await call(two.node, "signrawtransactionwithkey", unsigned, [], [node_coin])
         assert not signed["complete"]
         assert signed["errors"] == by_node["errors"]
+
+
+async def test_a_script_the_wallet_cannot_run_is_reported_not_verified(tmp_path: Path):
+    """The one place the wallet's answer is its own: without the node's interpreter it
+    cannot tell that OP_TRUE needs no signature (Core calls this input complete)."""
+    async with TwoWallets(tmp_path) as two:
+        coin = {"txid": "11" * 32, "vout": 0, "scriptPubKey": "51", "amount": 1}
+        unsigned = await raw(two, coin, pay=0.5)
+        signed = await call(two.a, "signrawtransactionwithwallet", unsigned, [coin])
+        assert [e["error"] for e in signed["errors"]] == [NOT_VERIFIED]
+        assert (await call(two.node, "signrawtransactionwithkey", unsigned, [], [coin]))["complete"]

@@ -55,6 +55,7 @@ OP_RETURN_FOUND = "OP_RETURN was encountered"
 NOT_VERIFIED = "Input not verified: the wallet checks single-key spends only"
 _OP_RETURN = 0x6A
 _OP_CHECKSIG, _OP_CHECKMULTISIG = 0xAC, 0xAE
+_OP_1, _OP_16 = 0x51, 0x60
 
 
 def _found(db: WalletDB, txid_hex: str, vout: int) -> Spent | None:
@@ -81,8 +82,8 @@ def _program_error(version: int, program: bytes, *, nested: bool) -> str:
 
 def unsigned_error(script_pubkey: bytes, script_sig: bytes, witness: Sequence[bytes]) -> str:
     """Core's error for an input that fails verification unsigned: an empty witness for a
-    witness program (bare, or P2SH-wrapped with its redeem script pushed), an empty stack
-    for the key and script-hash outputs (P2PKH, P2PK, multisig, P2SH), OP_RETURN. Anything
+    witness program (bare, or P2SH-wrapped with its redeem script pushed), a missing stack
+    item for the key and script-hash outputs, OP_RETURN. Anything
     else (an input carrying data, a script of another shape) would need the node's
     interpreter: it gets ``NOT_VERIFIED``."""
     program = witness_program(script_pubkey)
@@ -97,12 +98,22 @@ def unsigned_error(script_pubkey: bytes, script_sig: bytes, witness: Sequence[by
         return NOT_VERIFIED
     if script_pubkey[:1] == bytes([_OP_RETURN]):
         return OP_RETURN_FOUND
-    if is_p2sh(script_pubkey) or script_pubkey[-1:] in (
-        bytes([_OP_CHECKSIG]),
-        bytes([_OP_CHECKMULTISIG]),
-    ):
-        return INVALID_STACK
-    return NOT_VERIFIED
+    return INVALID_STACK if _pops_missing_items(script_pubkey) else NOT_VERIFIED
+
+
+def _pops_missing_items(script: bytes) -> bool:
+    """Solver's P2PKH, P2PK, multisig and P2SH: run on an empty stack, each needs an item
+    it lacks (SCRIPT_ERR_INVALID_STACK_OPERATION)."""
+    p2pkh = len(script) == 25 and script[:3] == b"\x76\xa9\x14" and script[23:] == b"\x88\xac"
+    p2pk = (len(script), script[:1]) in ((35, b"\x21"), (67, b"\x41")) and script[
+        -1
+    ] == _OP_CHECKSIG
+    multisig = (
+        len(script) >= 3
+        and script[-1] == _OP_CHECKMULTISIG
+        and all(_OP_1 <= op <= _OP_16 for op in (script[0], script[-2]))
+    )
+    return p2pkh or p2pk or multisig or is_p2sh(script)
 
 
 def _sign_input(
