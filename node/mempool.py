@@ -32,6 +32,7 @@ from fractions import Fraction
 from embit.transaction import Transaction
 
 from btc.amounts import btc
+from btc.fees import fee_for
 from btc.primitives import (
     COINBASE_MATURITY,
     MAX_BLOCK_SIGOPS_COST,
@@ -55,7 +56,6 @@ from node.policy import (
     MAX_STANDARD_TX_SIGOPS_COST,
     MIN_STANDARD_TX_NONWITNESS_SIZE,
     check_standard,
-    fee_for,
     virtual_size,
 )
 from node.script import transaction_sigop_cost

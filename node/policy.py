@@ -2,21 +2,25 @@
 the fee and size arithmetic and the standardness rules a mempool applies before it looks at
 other transactions.
 
-One implementation of each rule: the mempool, the RPCs and the miner import them from here.
+One implementation of each rule: the mempool, the RPCs and the miner import them from here;
+the fee for a size and the dust threshold are ``btc.fees``' (the wallet's too).
 """
 
 from __future__ import annotations
 
 from embit.transaction import Transaction
 
-from btc.addresses import witness_program as parse_witness_program
-from btc.primitives import MAX_BLOCK_SIGOPS_COST, WITNESS_SCALE_FACTOR, compact_size, tx_weight
-from node import validation
+from btc.fees import (
+    DUST_RELAY_FEE,
+    dust_threshold,
+    fee_for,  # noqa: F401  (re-exported: rbf imports it here)
+)
+from btc.primitives import MAX_BLOCK_SIGOPS_COST, WITNESS_SCALE_FACTOR, tx_weight
 from node.script import is_push_only, iter_ops, script_type
 from node.validation import Invalid
 
 DEFAULT_MIN_RELAY_TX_FEE = 1000  # sat/kvB, -minrelaytxfee
-DUST_RELAY_TX_FEE = 3000  # sat/kvB, -dustrelayfee
+DUST_RELAY_TX_FEE = DUST_RELAY_FEE  # sat/kvB, -dustrelayfee
 DEFAULT_INCREMENTAL_RELAY_FEE = 1000  # sat/kvB, -incrementalrelayfee
 TX_MAX_STANDARD_VERSION = 3
 MAX_STANDARD_TX_WEIGHT = 400_000
@@ -32,31 +36,10 @@ BIP125_MAX_SEQUENCE = 0xFFFFFFFD  # an input at or below it signals replaceabili
 # --- fees and sizes --------------------------------------------------------------------------
 
 
-def fee_for(rate: int, vsize: int) -> int:
-    """Core's CFeeRate(rate).GetFee(vsize): satoshis for ``vsize`` vbytes at ``rate`` sat/kvB,
-    rounded up."""
-    return -(-rate * vsize // 1000)
-
-
 def virtual_size(weight: int, sigop_cost: int) -> int:
     """Core's GetVirtualTransactionSize: the weight, or the sigops at 20 vbytes each if more."""
     adjusted = max(weight, sigop_cost * DEFAULT_BYTES_PER_SIGOP)
     return (adjusted + WITNESS_SCALE_FACTOR - 1) // WITNESS_SCALE_FACTOR
-
-
-def dust_threshold(script_pubkey: bytes, dust_relay_fee: int = DUST_RELAY_TX_FEE) -> int:
-    """Core's GetDustThreshold: what spending the output would cost at the dust fee rate.
-
-    The output's own size plus a typical input spending it (148 bytes, or 67 vbytes for a
-    witness program): 546 sat for P2PKH, 540 for P2SH, 294 for P2WPKH, 330 for P2WSH and
-    P2TR. Unspendable outputs (OP_RETURN) have none.
-    """
-    if validation.is_unspendable(script_pubkey):
-        return 0
-    size = 8 + len(compact_size(len(script_pubkey))) + len(script_pubkey)
-    witness = parse_witness_program(script_pubkey) is not None
-    size += 32 + 4 + 1 + (107 // WITNESS_SCALE_FACTOR if witness else 107) + 4
-    return fee_for(dust_relay_fee, size)
 
 
 # --- standardness (policy/policy.cpp) -----------------------------------------------------

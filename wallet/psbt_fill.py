@@ -42,17 +42,7 @@ from wallet.db import WalletDB
 from wallet.keyrecords import KeyRow
 from wallet.keys import BECH32M, HARDENED, LEGACY, P2SH_SEGWIT, PURPOSE, Keychain
 from wallet.send import Spendable
-from wallet.signer import SIGHASH_ALL, SIGHASH_DEFAULT, redeem_script, signature
-
-SIGHASHES = {
-    "DEFAULT": SIGHASH_DEFAULT,
-    "ALL": SIGHASH_ALL,
-    "NONE": 2,
-    "SINGLE": 3,
-    "ALL|ANYONECANPAY": 0x81,
-    "NONE|ANYONECANPAY": 0x82,
-    "SINGLE|ANYONECANPAY": 0x83,
-}
+from wallet.signer import SIGHASH_DEFAULT, redeem_script, signature
 
 
 class SighashMismatch(Exception):

@@ -25,6 +25,7 @@ from wallet import (
     rpc_keys,
     rpc_psbt,
     rpc_send,
+    rpc_sign,
     rpc_spend,
 )
 from wallet.keys import BECH32, CHANGE, PURPOSE, RECEIVE
@@ -46,6 +47,7 @@ TABLES = (
     rpc_history.TABLE,
     rpc_keys.TABLE,
     rpc_encrypt.TABLE,
+    rpc_sign.TABLE,
 )
 WALLET_VERSION = 169900  # Core's FEATURE_LATEST
 MAX_CONFIRMATIONS = 9_999_999

@@ -4,13 +4,13 @@ only the change key is taken (Core's KeepDestination)."""
 
 from __future__ import annotations
 
-import contextlib
 from typing import TYPE_CHECKING, Any
 
 from embit.transaction import Transaction
 
 from btc.amounts import btc
-from btc.primitives import DeserializationError, parse_transaction, serialize_transaction
+from btc.primitives import serialize_transaction
+from btc.rawtx import decode_hex_tx
 from ipc.interfaces import RpcCode, RpcError
 from rpc.dispatch import integer
 from rpc.spec import Param, Table, Type
@@ -134,25 +134,17 @@ async def fund_tx(
 
 
 def _decode(hexstring: str, iswitness: bool | None) -> Transaction:
-    """Core's DecodeHexTx as fundrawtransaction calls it: a transaction without inputs (the
-    usual thing to fund) reads only in the pre-segwit encoding, where its zero input count
-    is not a witness marker. (The node's decoder, node/rpc/txjson.py, also weighs script
-    sanity; the wallet cannot import it.)"""
-    try:
-        data = bytes.fromhex(hexstring)
-    except ValueError:
-        raise RpcError(RpcCode.DESERIALIZATION_ERROR, "TX decode failed") from None
-    zero_inputs = data[4:5] == b"\x00"
-    if iswitness is not False or not zero_inputs:
-        with contextlib.suppress(DeserializationError, ValueError):
-            return parse_transaction(data)
-    if iswitness is not True and zero_inputs:
-        placeholder = bytes(36) + b"\x00" + bytes(4)  # read as one input, then drop it
-        with contextlib.suppress(DeserializationError, ValueError):
-            tx = parse_transaction(data[:4] + b"\x01" + placeholder + data[5:])
-            tx.vin = []
-            return tx
-    raise RpcError(RpcCode.DESERIALIZATION_ERROR, "TX decode failed")
+    """Core's DecodeHexTx as fundrawtransaction calls it: both encodings unless
+    ``iswitness`` says which (a transaction without inputs, the usual thing to fund, reads
+    only in the pre-segwit one)."""
+    tx = decode_hex_tx(
+        hexstring,
+        try_no_witness=iswitness is None or not iswitness,
+        try_witness=iswitness is not False,
+    )
+    if tx is None:
+        raise RpcError(RpcCode.DESERIALIZATION_ERROR, "TX decode failed")
+    return tx
 
 
 def _fee(options: dict[str, Any]) -> FeeChoice:

@@ -10,22 +10,14 @@ from btc.psbt import decode_base64
 from btc.psbt_records import PsbtError
 from btc.psbt_sign import extract
 from ipc.interfaces import RpcCode, RpcError
+from rpc.rawtx import SIGHASH_CHOICES, parse_sighash
 from rpc.spec import Param, Table, Type
-from wallet.psbt_fill import SIGHASHES, SighashMismatch, fill
+from wallet.psbt_fill import SighashMismatch, fill
 
 if TYPE_CHECKING:
     from wallet.service import WalletService
 
 TABLE = Table("wallet")
-
-
-def parse_sighash(text: str | None) -> int | None:
-    """Core's ParseSighashString: None for Core's default (DEFAULT for taproot, else ALL)."""
-    if text is None:
-        return None
-    if text not in SIGHASHES:
-        raise RpcError(RpcCode.INVALID_PARAMETER, f"'{text}' is not a valid sighash parameter.")
-    return SIGHASHES[text]
 
 
 @TABLE.method(
@@ -43,9 +35,8 @@ def parse_sighash(text: str | None) -> int | None:
     Param(
         "sighashtype",
         Type.STR,
-        "The signature hash type to sign with if not specified by the PSBT. Must be one of\n"
-        '       "DEFAULT"\n       "ALL"\n       "NONE"\n       "SINGLE"\n'
-        '       "ALL|ANYONECANPAY"\n       "NONE|ANYONECANPAY"\n       "SINGLE|ANYONECANPAY"',
+        "The signature hash type to sign with if not specified by the PSBT. Must be one of"
+        + SIGHASH_CHOICES,
         None,
         "DEFAULT for Taproot, ALL otherwise",
     ),

@@ -1,6 +1,7 @@
 """Building and signing raw transactions (Core's src/rpc/rawtransaction_util.cpp):
-``ConstructTransaction`` for createrawtransaction, ``ParsePrevouts`` and ``SignTransaction``
-for signrawtransactionwithkey.
+``ConstructTransaction`` for createrawtransaction, and ``SignTransaction`` over the node's
+coins for signrawtransactionwithkey (``ParsePrevouts``, the sighash names and the result's
+JSON are ``rpc.rawtx``'s, shared with the wallet's signrawtransactionwithwallet).
 
 Signing covers the output types the node's script checks verify: P2PKH, P2WPKH and
 P2SH-P2WPKH (whose redeem script Core needs from ``prevtxs`` or the input's scriptSig, as
@@ -18,12 +19,11 @@ from coincurve._libsecp256k1 import ffi
 from embit.script import Script, Witness
 from embit.transaction import Transaction, TransactionInput, TransactionOutput
 
-from btc.amounts import AmountError, sats_from_json
-from btc.primitives import COIN, MAX_MONEY, hash160, push_data, serialize_transaction
+from btc.primitives import MAX_MONEY, hash160, push_data
 from ipc.interfaces import RpcCode, RpcError
 from node.mempool import MEMPOOL_HEIGHT
 from node.rpc.output_script import decode_destination, decode_secret, public_key
-from node.rpc.txjson import p2sh_script, p2wsh_script, parse_hex_value, script_asm
+from node.rpc.txjson import script_asm
 from node.rpc.util import parse_hash
 from node.script import (
     Err,
@@ -39,6 +39,8 @@ from node.script.sighash import SpentOutput
 from node.store import Coin, Outpoint
 from node.validation import outpoint_of
 from rpc.dispatch import integer, json_type
+from rpc.rawtx import INPUT_NOT_FOUND, MISSING_AMOUNT, parse_hex_value, parse_prevouts
+from rpc.rawtx import amount as parse_amount
 
 if TYPE_CHECKING:
     from node.service import NodeService
@@ -47,7 +49,6 @@ SEQUENCE_FINAL = 0xFFFFFFFF
 MAX_BIP125_RBF_SEQUENCE = 0xFFFFFFFD
 LOCKTIME_MAX = 0xFFFFFFFF
 TX_MIN_STANDARD_VERSION, TX_MAX_STANDARD_VERSION = 1, 3
-MISSING_AMOUNT = "Missing amount"
 
 
 # --- ConstructTransaction ----------------------------------------------------------------------
@@ -146,13 +147,6 @@ def _output_pairs(outputs: Any) -> list[tuple[str, Any]]:
     return pairs
 
 
-def _amount(value: Any) -> int:
-    try:
-        return sats_from_json(value)
-    except AmountError as error:
-        raise RpcError(RpcCode.TYPE_ERROR, str(error)) from None
-
-
 def _number_text(value: Any) -> str:
     return str(value) if json_type(value) == "number" else ""
 
@@ -171,7 +165,7 @@ def _outputs(outputs: Any) -> list[TransactionOutput]:
             made.append(TransactionOutput(0, Script(b"\x6a" + push_data(data))))
             continue
         decoded = decode_destination(name)
-        amount = _amount(value)
+        amount = parse_amount(value)
         if decoded.script is None:
             raise RpcError(RpcCode.INVALID_ADDRESS_OR_KEY, f"Invalid Bitcoin address: {name}")
         if decoded.script in seen:
@@ -198,82 +192,21 @@ def find_coin(node: NodeService, outpoint: Outpoint) -> Coin | None:
     return Coin(out.value, out.script_pubkey.data, MEMPOOL_HEIGHT, False)
 
 
-def _check_fields(found: dict[str, Any], fields: tuple[str, ...], allow_null: bool) -> None:
-    """Core's RPCTypeCheckObj with string/number fields (checked in name order)."""
-    for name in sorted(fields):
-        value = found.get(name)
-        if value is None and allow_null:
-            continue
-        if value is None:
-            raise RpcError(RpcCode.TYPE_ERROR, f"Missing {name}")
-        expected = "number" if name == "vout" else "string"
-        if json_type(value) != expected:
-            raise RpcError(
-                RpcCode.TYPE_ERROR,
-                f"JSON value of type {json_type(value)} for field {name} is not of expected "
-                f"type {expected}",
-            )
-
-
-def _prevout_script(
-    found: dict[str, Any], script_pubkey: bytes, scripts: dict[bytes, bytes]
-) -> None:
-    """A P2SH or P2WSH prevtx's redeemScript/witnessScript, learnt for signing."""
-    _check_fields(found, ("redeemScript", "witnessScript"), allow_null=True)
-    redeem, witness = found.get("redeemScript"), found.get("witnessScript")
-    if redeem is None and witness is None:
-        raise RpcError(RpcCode.INVALID_PARAMETER, "Missing redeemScript/witnessScript")
-    script = (
-        parse_hex_value(witness, "witnessScript")
-        if witness is not None
-        else parse_hex_value(redeem, "redeemScript")
-    )
-    wrapped = p2wsh_script(script)
-    scripts[hash160(script)] = script
-    scripts[hash160(wrapped)] = wrapped
-    both = witness is not None and redeem is not None and witness != redeem
-    if both and parse_hex_value(redeem, "redeemScript") != wrapped:
-        raise RpcError(
-            RpcCode.INVALID_PARAMETER, "redeemScript does not correspond to witnessScript"
-        )
-    is_p2sh = script_type(script_pubkey) == "scripthash"
-    allowed = (p2sh_script(script), p2sh_script(wrapped)) if is_p2sh else (wrapped,)
-    if script_pubkey not in allowed:
-        raise RpcError(
-            RpcCode.INVALID_PARAMETER, "redeemScript/witnessScript does not match scriptPubKey"
-        )
-
-
-def parse_prevouts(
+def add_prevouts(
     prevtxs: list[Any] | None, coins: dict[Outpoint, Coin | None]
 ) -> dict[bytes, bytes]:
-    """Core's ParsePrevouts: each given output replaces what the node knows of it (an
-    ``amount`` left out is MAX_MONEY); returns the scripts learnt, by hash160."""
-    scripts: dict[bytes, bytes] = {}
-    for given in prevtxs or []:
-        if not isinstance(given, dict):
-            raise RpcError(
-                RpcCode.DESERIALIZATION_ERROR,
-                'expected object with {"txid\'","vout","scriptPubKey"}',
-            )
-        _check_fields(given, ("txid", "vout", "scriptPubKey"), allow_null=False)
-        prev = parse_hash(given["txid"], "txid")
-        n = integer(given["vout"])
-        if n < 0:
-            raise RpcError(RpcCode.DESERIALIZATION_ERROR, "vout cannot be negative")
-        outpoint = Outpoint(prev, n)
-        script_pubkey = parse_hex_value(given["scriptPubKey"], "scriptPubKey")
-        known = coins.get(outpoint)
-        if known is not None and known.script_pubkey != script_pubkey:
-            raise RpcError(
-                RpcCode.DESERIALIZATION_ERROR,
-                "Previous output scriptPubKey mismatch:\n"
-                f"{script_asm(known.script_pubkey)}\nvs:\n{script_asm(script_pubkey)}",
-            )
-        amount = _amount(given["amount"]) if "amount" in given else MAX_MONEY
-        coins[outpoint] = Coin(amount, script_pubkey, 1, False)
-        if script_type(script_pubkey) in ("scripthash", "witness_v0_scripthash"):
-            _prevout_script(given, script_pubkey, scripts)
+    """Core's ParsePrevouts over the coins the node found: each given output replaces what
+    the node knows of it; returns the redeem and witness scripts learnt, by hash160."""
+
+    def known(txid: bytes, vout: int) -> bytes | None:
+        coin = coins.get(Outpoint(txid, vout))
+        return None if coin is None else coin.script_pubkey
+
+    prevouts, scripts = parse_prevouts(prevtxs, known, script_asm, learn_scripts=True)
+    for prevout in prevouts:
+        coins[Outpoint(prevout.txid, prevout.vout)] = Coin(
+            prevout.amount, prevout.script_pubkey, 1, False
+        )
     return scripts
 
 
@@ -402,7 +335,7 @@ def sign_transaction(
     for index, txin in enumerate(tx.vin):
         coin = found[index]
         if coin is None:
-            errors[index] = "Input not found or already spent"
+            errors[index] = INPUT_NOT_FOUND
             continue
         complete = _verify_error(tx, index, spent) is None
         if not complete and (not single or index < len(tx.vout)):
@@ -420,53 +353,7 @@ def outpoints(tx: Transaction) -> list[Outpoint]:
     return [outpoint_of(tx, i) for i in range(len(tx.vin))]
 
 
-SIGHASH_TYPES = {
-    "DEFAULT": 0x00,
-    "ALL": 0x01,
-    "ALL|ANYONECANPAY": 0x81,
-    "NONE": 0x02,
-    "NONE|ANYONECANPAY": 0x82,
-    "SINGLE": 0x03,
-    "SINGLE|ANYONECANPAY": 0x83,
-}
-
-
-def parse_sighash(text: str | None) -> int:
-    """Core's ParseSighashString (DEFAULT when left out)."""
-    hash_type = SIGHASH_TYPES.get("DEFAULT" if text is None else text)
-    if hash_type is None:
-        raise RpcError(RpcCode.INVALID_PARAMETER, f"'{text}' is not a valid sighash parameter.")
-    return hash_type
-
-
-def sign_result(
-    tx: Transaction, coins: dict[Outpoint, Coin | None], errors: dict[int, str]
-) -> dict[str, Any]:
-    """Core's SignTransactionResultToJSON: {hex, complete, errors?}; a segwit input signed
-    without its amount is an error of the whole call, as in Core."""
-    for index, message in sorted(errors.items()):
-        if message == MISSING_AMOUNT:
-            coin = coins[outpoint_of(tx, index)]
-            assert coin is not None
-            shown = f"{coin.value // COIN}.{coin.value % COIN:08d}"
-            raise RpcError(
-                RpcCode.TYPE_ERROR,
-                f"Missing amount for CTxOut(nValue={shown}, scriptPubKey="
-                f"{coin.script_pubkey.hex()[:30]})",
-            )
-    result: dict[str, Any] = {"hex": serialize_transaction(tx).hex(), "complete": not errors}
-    if errors:
-        result["errors"] = [_error_json(tx.vin[i], m) for i, m in sorted(errors.items())]
-    return result
-
-
-def _error_json(txin: TransactionInput, message: str) -> dict[str, Any]:
-    """Core's TxInErrorToJSON."""
-    return {
-        "txid": txin.txid.hex(),
-        "vout": txin.vout,
-        "witness": [item.hex() for item in txin.witness.items],
-        "scriptSig": txin.script_sig.data.hex(),
-        "sequence": txin.sequence,
-        "error": message,
-    }
+def spent_by(tx: Transaction, coins: dict[Outpoint, Coin | None]) -> list[tuple[int, bytes] | None]:
+    """(value, script) of what each input spends, None where no coin was found."""
+    found = [coins.get(op) for op in outpoints(tx)]
+    return [None if c is None else (c.value, c.script_pubkey) for c in found]

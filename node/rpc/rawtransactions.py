@@ -16,18 +16,21 @@ from btc.primitives import (
     serialize_transaction,
 )
 from btc.primitives import txid as txid_of
+from btc.rawtx import SIGHASH_DEFAULT, decode_hex_tx
 from ipc.interfaces import RpcCode, RpcError
 from node.rpc import rawtransaction_util as util
 from node.rpc.blocks import UNDO_UNREADABLE, spent_coins
-from node.rpc.txjson import (
-    decode_hex_tx,
-    decode_script_json,
-    decode_transaction,
-    parse_hex_value,
-    tx_json,
-)
+from node.rpc.txjson import decode_script_json, tx_json
 from node.rpc.util import parse_hash
 from node.store import BlockRecord
+from rpc.rawtx import (
+    PREVTXS,
+    SIGHASH_CHOICES,
+    decode_transaction,
+    parse_hex_value,
+    parse_sighash,
+    sign_result,
+)
 from rpc.spec import REQUIRED, Param, Table, Type
 
 if TYPE_CHECKING:
@@ -220,13 +223,11 @@ async def createrawtransaction(
     "chain.",
     Param("hexstring", Type.STR, "The transaction hex string"),
     Param("privkeys", Type.ARR, "The base58-encoded private keys for signing"),
-    Param("prevtxs", Type.ARR, "The previous dependent transaction outputs", None),
+    PREVTXS,
     Param(
         "sighashtype",
         Type.STR,
-        'The signature hash type. Must be one of:\n       "DEFAULT"\n       "ALL"\n       '
-        '"NONE"\n       "SINGLE"\n       "ALL|ANYONECANPAY"\n       '
-        '"NONE|ANYONECANPAY"\n       "SINGLE|ANYONECANPAY"',
+        "The signature hash type. Must be one of:" + SIGHASH_CHOICES,
         None,
         '"DEFAULT for Taproot, ALL otherwise"',
     ),
@@ -243,7 +244,7 @@ async def signrawtransactionwithkey(
     tx = decode_transaction(hexstring)
     keys = util.Keys.parse(privkeys)
     coins = {op: util.find_coin(node, op) for op in util.outpoints(tx)}
-    scripts = util.parse_prevouts(prevtxs, coins)
-    hash_type = util.parse_sighash(sighashtype)
+    scripts = util.add_prevouts(prevtxs, coins)
+    hash_type = parse_sighash(sighashtype) or SIGHASH_DEFAULT
     errors = util.sign_transaction(tx, keys, coins, scripts, hash_type)
-    return util.sign_result(tx, coins, errors)
+    return sign_result(tx, util.spent_by(tx, coins), errors)

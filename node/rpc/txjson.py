@@ -1,7 +1,8 @@
 """Transactions and scripts as Core's RPCs show and read them (src/core_io.cpp):
 ``TxToUniv``, ``ScriptToUniv``, ``ScriptToAsmStr`` with its scriptSig sighash decoding, the
 ``desc`` of an output script (script/descriptor.cpp ``InferDescriptor`` with no keys known),
-and ``DecodeHexTx``.
+and the readers methods import from here (``DecodeHexTx`` and ``ParseHexV`` live in
+``btc.rawtx`` and ``rpc.rawtx``, shared with the wallet).
 
 Every method that prints a transaction or a script (getblock, getrawtransaction,
 decoderawtransaction, decodescript) goes through here, so they agree with each other and
@@ -11,7 +12,6 @@ here.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,20 +23,17 @@ from btc.addresses import script_to_address
 from btc.amounts import btc
 from btc.primitives import (
     WITNESS_SCALE_FACTOR,
-    DeserializationError,
     hash160,
     hash_to_hex,
     is_coinbase,
-    parse_transaction,
     script_num_decode,
     serialize_transaction,
     tx_weight,
     txid,
     wtxid,
 )
-from ipc.interfaces import RpcCode, RpcError
+from btc.rawtx import decode_hex_tx, is_hex, p2sh_script, p2wsh_script  # noqa: F401  (re-exported)
 from node.script import (
-    MAX_SCRIPT_SIZE,
     is_valid_signature_encoding,
     iter_ops,
     script_type,
@@ -53,9 +50,8 @@ from node.script.opcodes import (
 from node.script.solver import match_multisig
 from node.store import Coin
 from node.validation import is_unspendable
-from rpc.dispatch import json_type
+from rpc.rawtx import decode_transaction, parse_hex_value  # noqa: F401  (re-exported)
 
-HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 SIGHASH_NAMES = {
     0x01: "ALL",
     0x81: "ALL|ANYONECANPAY",
@@ -93,20 +89,7 @@ def script_asm(script: bytes, sighash_decode: bool = False) -> str:
     return " ".join(tokens)
 
 
-def is_hex(text: str) -> bool:
-    """Core's IsHex: an even, non-zero number of hex digits."""
-    return bool(text) and len(text) % 2 == 0 and all(c in HEX_DIGITS for c in text)
-
-
 # --- script properties decodescript needs ------------------------------------------------------
-
-
-def p2sh_script(script: bytes) -> bytes:
-    return b"\xa9\x14" + hash160(script) + b"\x87"
-
-
-def p2wsh_script(script: bytes) -> bytes:
-    return b"\x00\x20" + hashlib.sha256(script).digest()
 
 
 def p2wpkh_script(key_hash: bytes) -> bytes:
@@ -299,74 +282,3 @@ def decode_script_json(script: bytes) -> dict[str, Any]:
     wrapped["p2sh-segwit"] = script_to_address(p2sh_script(segwit))
     result["segwit"] = wrapped
     return result
-
-
-# --- DecodeHexTx -------------------------------------------------------------------------------
-
-
-def _scripts_sane(tx: Transaction) -> bool:
-    """Core's CheckTxScriptsSanity: the heuristic that picks a decoding."""
-    scripts = [] if is_coinbase(tx) else [txin.script_sig.data for txin in tx.vin]
-    scripts += [out.script_pubkey.data for out in tx.vout]
-    return all(has_valid_ops(s) and len(s) <= MAX_SCRIPT_SIZE for s in scripts)
-
-
-def _extended(data: bytes) -> Transaction | None:
-    try:
-        return parse_transaction(data)
-    except (DeserializationError, ValueError):
-        return None
-
-
-def _legacy(data: bytes) -> Transaction | None:
-    """The pre-segwit decoding, where a zero input count is just that (a transaction to be
-    funded), not a witness marker: read as if one input stood there, then drop it."""
-    if len(data) < 5 or data[4] != 0:
-        return _extended(data)  # with inputs, both encodings read the same bytes
-    placeholder = bytes(36) + b"\x00" + bytes(4)
-    tx = _extended(data[:4] + b"\x01" + placeholder + data[5:])
-    if tx is not None:
-        tx.vin = []
-    return tx
-
-
-def decode_hex_tx(
-    text: str, *, try_no_witness: bool = False, try_witness: bool = True
-) -> Transaction | None:
-    """Core's DecodeHexTx: the witness encoding first, the legacy one if allowed, each
-    only if it reads every byte; a decoding with sane scripts wins."""
-    if not is_hex(text):
-        return None
-    data = bytes.fromhex(text)
-    extended = _extended(data) if try_witness else None
-    if extended is not None and _scripts_sane(extended):
-        return extended
-    legacy = _legacy(data) if try_no_witness else None
-    if legacy is not None and _scripts_sane(legacy):
-        return legacy
-    return extended or legacy
-
-
-def decode_transaction(hexstring: str) -> Transaction:
-    """What sendrawtransaction and friends accept, or Core's -22."""
-    tx = decode_hex_tx(hexstring)
-    if tx is None:
-        raise RpcError(
-            RpcCode.DESERIALIZATION_ERROR,
-            "TX decode failed. Make sure the tx has at least one input.",
-        )
-    return tx
-
-
-def parse_hex_value(text: Any, name: str) -> bytes:
-    """Core's ParseHexV: -8 "<name> must be hexadecimal string (not '...')"."""
-    if not isinstance(text, str):
-        raise RpcError(
-            RpcCode.TYPE_ERROR,
-            f"JSON value of type {json_type(text)} is not of expected type string",
-        )
-    if not is_hex(text):
-        raise RpcError(
-            RpcCode.INVALID_PARAMETER, f"{name} must be hexadecimal string (not '{text}')"
-        )
-    return bytes.fromhex(text)
