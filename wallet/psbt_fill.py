@@ -38,11 +38,12 @@ from btc.psbt_records import (
     KeyMap,
 )
 from btc.psbt_sign import finalize_input, signed_and_verified, spent_outputs
+from btc.signatures import SIGHASH_DEFAULT
 from wallet.db import WalletDB
 from wallet.keyrecords import KeyRow
 from wallet.keys import BECH32M, HARDENED, LEGACY, P2SH_SEGWIT, PURPOSE, Keychain
 from wallet.send import Spendable
-from wallet.signer import SIGHASH_DEFAULT, redeem_script, signature
+from wallet.signer import redeem_script, signature
 
 
 class SighashMismatch(Exception):

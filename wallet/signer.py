@@ -25,10 +25,9 @@ from embit.script import Script, Witness, p2pkh, p2wpkh
 from embit.transaction import Transaction
 
 from btc.primitives import push_data
+from btc.signatures import SIGHASH_ALL, SIGHASH_DEFAULT
 from wallet.keys import BECH32, BECH32M, LEGACY, P2SH_SEGWIT, Keychain
 
-SIGHASH_ALL = 1
-SIGHASH_DEFAULT = 0  # BIP341: all of it, and no hash-type byte on the signature
 _MAX_SIG = 72
 _PUBKEY = 33
 _SCHNORR_SIG = 64
