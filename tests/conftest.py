@@ -25,6 +25,7 @@ from tests.vectorcounts import COUNTS
 
 T = TypeVar("T")
 SPLITD = [sys.executable, "-m", "supervisor"]
+MODES = ["separate", "inprocess"]  # wallet.process: its own worker, or inside the node
 # Fast health checks and stops, so tests wait tenths of seconds, not the defaults' tens.
 FAST = {
     "health.interval_s": "0.2",

@@ -9,13 +9,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from embit.psbt import PSBT
 
 from btc.amounts import dumps
 from btc.fees import fee_for
 from btc.primitives import parse_transaction, tx_vsize
 from ipc.interfaces import RpcCode, TxRejected
-from tests.conftest import Running
+from tests.conftest import MODES, Running
 from tests.rpcwords import raises_rpc
 from tests.test_wallet_loading import cli
 from tests.walletchain import COIN, OTHER, OTHER_ADDRESS, BlockChain, funded, rpc
@@ -113,9 +114,12 @@ async def test_an_explicit_bump_rate_must_beat_the_old_fee_as_core(tmp_path: Pat
         assert fee_for(30_000, tx_vsize(tx)) <= fee <= fee_for(30_000, tx_vsize(tx) + 1)
 
 
-def test_bumpfee_replaces_a_stuck_send_in_the_nodes_mempool(splitd, datadir: Path) -> None:
+@pytest.mark.parametrize("mode", MODES)
+def test_bumpfee_replaces_a_stuck_send_in_the_nodes_mempool(
+    splitd, datadir: Path, mode: str
+) -> None:
     """Real processes: the replaced txid leaves the mempool; balances right before and after."""
-    running: Running = splitd()
+    running: Running = splitd(**{"wallet.process": mode})
     running.wait_running()
     ours = cli(datadir, "wallet", "getnewaddress")
     cli(datadir, "node", "generatetoaddress", "101", ours)

@@ -8,10 +8,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from btc.addresses import address_to_script, script_to_address
 from btc.primitives import Block, hash_to_hex, serialize_transaction, txid
 from tests.blocks import Key, block, coinbase, coins_of, spend
-from tests.conftest import Running
+from tests.conftest import MODES, Running
 from tests.test_rpc_gateway import call, cookie_of, port_of
 from tests.walletchain import COIN, OTHER_ADDRESS
 
@@ -40,14 +42,17 @@ def _amounts(tx: dict[str, Any]) -> tuple[Any, ...]:
     return tx["amount"], tx.get("fee"), details
 
 
-def _started(splitd: Any, datadir: Path) -> Rpc:
-    running: Running = splitd()
+def _started(splitd: Any, datadir: Path, mode: str) -> Rpc:
+    running: Running = splitd(**{"wallet.process": mode})
     running.wait_running()
     return Rpc(datadir)
 
 
-def test_invalidateblock_orphans_coinbases_and_keeps_sends_then_reconsider(splitd, datadir: Path):
-    rpc = _started(splitd, datadir)
+@pytest.mark.parametrize("mode", MODES)
+def test_invalidateblock_orphans_coinbases_and_keeps_sends_then_reconsider(
+    splitd, datadir: Path, mode: str
+):
+    rpc = _started(splitd, datadir, mode)
     mine = rpc("getnewaddress")
     rpc("generatetoaddress", 101, mine)
     paid = rpc("sendtoaddress", OTHER_ADDRESS, 10)
@@ -114,10 +119,11 @@ def test_invalidateblock_orphans_coinbases_and_keeps_sends_then_reconsider(split
     assert (row["label"], _money(row["amount"]), len(row["txids"])) == ("miner", 100, 2)
 
 
+@pytest.mark.parametrize("mode", MODES)
 def test_a_longer_branch_through_submitblock_conflicts_a_payment_and_its_spend(
-    splitd, datadir: Path
+    splitd, datadir: Path, mode: str
 ):
-    rpc = _started(splitd, datadir)
+    rpc = _started(splitd, datadir, mode)
     key_script = KEY.script("p2wpkh")
     [funding_hash] = rpc("generatetoaddress", 1, script_to_address(key_script))
     rpc("generatetoaddress", 100, OTHER_ADDRESS)

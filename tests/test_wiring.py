@@ -14,10 +14,8 @@ import pytest
 
 from btc.amounts import btc
 from btc.primitives import subsidy
-from tests.conftest import SPLITD, splitd_cli, wait_until
+from tests.conftest import MODES, SPLITD, splitd_cli, wait_until
 from wallet.view import MATURE_CONFIRMATIONS
-
-MODES = ["separate", "inprocess"]
 
 
 def call(datadir: Path, *words: str) -> str:
