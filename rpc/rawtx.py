@@ -203,3 +203,32 @@ def _error_json(txin: TransactionInput, message: str) -> dict[str, Any]:
         "sequence": txin.sequence,
         "error": message,
     }
+
+
+def output_pairs(outputs: Any) -> list[tuple[str, Any]]:
+    """Core's NormalizeOutputs: an object, or an array of one-key objects, as pairs."""
+    if outputs is None:
+        raise RpcError(
+            RpcCode.INVALID_PARAMETER, "Invalid parameter, output argument must be non-null"
+        )
+    if isinstance(outputs, dict):
+        return list(outputs.items())
+    if not isinstance(outputs, list):
+        raise RpcError(
+            RpcCode.TYPE_ERROR,
+            f"JSON value of type {json_type(outputs)} is not of expected type array",
+        )
+    pairs = []
+    for output in outputs:
+        if not isinstance(output, dict):
+            raise RpcError(
+                RpcCode.INVALID_PARAMETER,
+                "Invalid parameter, key-value pair not an object as expected",
+            )
+        if len(output) != 1:
+            raise RpcError(
+                RpcCode.INVALID_PARAMETER,
+                "Invalid parameter, key-value pair must contain exactly one key",
+            )
+        pairs += output.items()
+    return pairs

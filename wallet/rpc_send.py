@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from btc.primitives import hash_to_hex, serialize_transaction, txid
 from ipc.interfaces import RpcCode, RpcError
 from rpc.dispatch import integer
+from rpc.rawtx import output_pairs
 from rpc.spec import Param, Table, Type
 from wallet import send, signer, spending, sweep
 from wallet.rpc_spend import (
@@ -108,22 +109,7 @@ async def send_(
 
 def normalized(outputs: Any) -> dict[str, Any]:
     """Core's NormalizeOutputs: one object, or an array of one-key objects, as one object."""
-    if isinstance(outputs, dict):
-        return outputs
-    merged: dict[str, Any] = {}
-    for output in outputs:
-        if not isinstance(output, dict):
-            raise RpcError(
-                RpcCode.INVALID_PARAMETER,
-                "Invalid parameter, key-value pair not an object as expected",
-            )
-        if len(output) != 1:
-            raise RpcError(
-                RpcCode.INVALID_PARAMETER,
-                "Invalid parameter, key-value pair must contain exactly one key",
-            )
-        merged |= output
-    return merged
+    return outputs if isinstance(outputs, dict) else dict(output_pairs(outputs))
 
 
 SENDALL_OPTIONS = frozenset(

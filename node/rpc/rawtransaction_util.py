@@ -39,7 +39,7 @@ from node.script.sighash import SpentOutput
 from node.store import Coin, Outpoint
 from node.validation import outpoint_of
 from rpc.dispatch import integer, json_type
-from rpc.rawtx import INPUT_NOT_FOUND, MISSING_AMOUNT, parse_hex_value, parse_prevouts
+from rpc.rawtx import INPUT_NOT_FOUND, MISSING_AMOUNT, output_pairs, parse_hex_value, parse_prevouts
 from rpc.rawtx import amount as parse_amount
 
 if TYPE_CHECKING:
@@ -118,35 +118,6 @@ def _inputs(inputs: list[Any] | None, locktime: int, rbf: bool | None) -> list[T
     return made
 
 
-def _output_pairs(outputs: Any) -> list[tuple[str, Any]]:
-    """Core's NormalizeOutputs: an object, or an array of one-key objects, as pairs."""
-    if outputs is None:
-        raise RpcError(
-            RpcCode.INVALID_PARAMETER, "Invalid parameter, output argument must be non-null"
-        )
-    if isinstance(outputs, dict):
-        return list(outputs.items())
-    if not isinstance(outputs, list):
-        raise RpcError(
-            RpcCode.TYPE_ERROR,
-            f"JSON value of type {json_type(outputs)} is not of expected type array",
-        )
-    pairs = []
-    for output in outputs:
-        if not isinstance(output, dict):
-            raise RpcError(
-                RpcCode.INVALID_PARAMETER,
-                "Invalid parameter, key-value pair not an object as expected",
-            )
-        if len(output) != 1:
-            raise RpcError(
-                RpcCode.INVALID_PARAMETER,
-                "Invalid parameter, key-value pair must contain exactly one key",
-            )
-        pairs += output.items()
-    return pairs
-
-
 def _number_text(value: Any) -> str:
     return str(value) if json_type(value) == "number" else ""
 
@@ -154,7 +125,7 @@ def _number_text(value: Any) -> str:
 def _outputs(outputs: Any) -> list[TransactionOutput]:
     """Core's ParseOutputs and AddOutputs: addresses once each, at most one ``data``."""
     made, seen, has_data = [], set(), False
-    for name, value in _output_pairs(outputs):
+    for name, value in output_pairs(outputs):
         if name == "data":
             if has_data:
                 raise RpcError(RpcCode.INVALID_PARAMETER, "Invalid parameter, duplicate key: data")
