@@ -23,7 +23,6 @@ has stopped moving) puts the rest back and evicts what the new tip makes invalid
 
 from __future__ import annotations
 
-import heapq
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -35,9 +34,6 @@ from btc.amounts import btc
 from btc.fees import fee_for
 from btc.primitives import (
     COINBASE_MATURITY,
-    MAX_BLOCK_SIGOPS_COST,
-    MAX_BLOCK_WEIGHT,
-    WITNESS_SCALE_FACTOR,
     has_witness,
     hash_to_hex,
     is_coinbase,
@@ -66,16 +62,11 @@ from node.validation import CoinView, Invalid, outpoint_of
 # --- Core's policy defaults (policy/policy.h, txmempool.h, node/miner.h; v28) ---------------
 
 MEMPOOL_HEIGHT = 0x7FFFFFFF  # the height Core's CCoinsViewMemPool gives unconfirmed outputs
-DEFAULT_BLOCK_MIN_TX_FEE = 1000  # sat/kvB, -blockmintxfee: the miner leaves cheaper packages out
 DEFAULT_ANCESTOR_LIMIT = 25  # -limitancestorcount (the transaction itself included)
 DEFAULT_ANCESTOR_SIZE_LIMIT = 101_000  # vbytes, -limitancestorsize
 DEFAULT_DESCENDANT_LIMIT = 25
 DEFAULT_DESCENDANT_SIZE_LIMIT = 101_000
 DEFAULT_MAX_MEMPOOL_SIZE = 300_000_000  # bytes, -maxmempool=300
-COINBASE_RESERVED_WEIGHT = 4000  # the miner keeps this much of the block for the coinbase
-COINBASE_RESERVED_SIGOPS = 400
-DEFAULT_BLOCK_MAX_WEIGHT = MAX_BLOCK_WEIGHT - COINBASE_RESERVED_WEIGHT  # -blockmaxweight
-MAX_CONSECUTIVE_FAILURES = 1000  # the miner gives up on a nearly full block after this many
 
 # Core's MemPoolRemovalReason names (RemovalReasonToString).
 REMOVED_BLOCK = "block"
@@ -178,6 +169,13 @@ class Mempool:
             return None
         out = entry.tx.vout[outpoint.vout]
         return Coin(out.value, out.script_pubkey.data, MEMPOOL_HEIGHT, False)
+
+    def txids(self) -> list[bytes]:
+        return list(self._entries)
+
+    def entry(self, txid: bytes) -> Entry:
+        """The entry of a mempool transaction; KeyError if it is not in the mempool."""
+        return self._entries[txid]
 
     def entries(self) -> list[Entry]:
         """Every entry, parents before children, as ``getrawmempool`` lists them (Core's
@@ -514,74 +512,7 @@ class Mempool:
             heights.append(coin.height)
         return validation._sequence_locks_ok(entry.tx, heights, tip + 1, self.median_time_past_at)
 
-    # -- mining ---------------------------------------------------------------------------------
-
-    def select(
-        self,
-        max_weight: int = DEFAULT_BLOCK_MAX_WEIGHT,
-        min_fee_rate: int = DEFAULT_BLOCK_MIN_TX_FEE,
-    ) -> tuple[list[Transaction], int]:
-        """Core's BlockAssembler::addPackageTxs: (transactions for the next block, their fees).
-
-        Repeatedly takes the transaction whose package (it and its not yet selected
-        ancestors) pays the highest fee rate, if the package fits: ``max_weight`` is the
-        whole block's (Core's -blockmaxweight, 3,996,000), of which 4,000 and 400 sigops
-        stay reserved for the coinbase. Packages below ``min_fee_rate`` sat/kvB stay out.
-        Parents come before children.
-        """
-        ancestry = {t: self.ancestors(t) | {t} for t in self._entries}
-        packages = {t: self._package(family) for t, family in ancestry.items()}
-        queue = [(_score(fee, size), t) for t, (fee, size, _) in packages.items()]
-        heapq.heapify(queue)
-        chosen: list[bytes] = []
-        in_block: set[bytes] = set()
-        weight, sigops, fees = COINBASE_RESERVED_WEIGHT, COINBASE_RESERVED_SIGOPS, 0
-        consecutive_failures = 0
-        while queue:
-            score, tx_hash = heapq.heappop(queue)
-            if tx_hash in in_block or tx_hash not in packages:
-                continue  # taken with a child's package, or given up on
-            fee, size, package_sigops = packages[tx_hash]
-            if score != _score(fee, size):
-                continue  # a stale score: an ancestor went in since
-            if fee < fee_for(min_fee_rate, size):
-                break  # every package left pays less
-            if (
-                weight + WITNESS_SCALE_FACTOR * size >= max_weight
-                or sigops + package_sigops >= MAX_BLOCK_SIGOPS_COST
-            ):
-                del packages[tx_hash]
-                consecutive_failures += 1
-                if (
-                    consecutive_failures > MAX_CONSECUTIVE_FAILURES
-                    and weight > max_weight - COINBASE_RESERVED_WEIGHT
-                ):
-                    break
-                continue
-            consecutive_failures = 0
-            package = ancestry[tx_hash] - in_block
-            chosen += sorted(package, key=lambda t: (len(ancestry[t]), t))
-            in_block |= package
-            weight += WITNESS_SCALE_FACTOR * size
-            sigops += package_sigops
-            fees += fee
-            # Core's "modified" entries: descendants now pay for fewer ancestors.
-            for below in self._walk(package, self.children) - in_block:
-                if below in packages:
-                    packages[below] = self._package(ancestry[below] - in_block)
-                    heapq.heappush(queue, (_score(*packages[below][:2]), below))
-        return [self._entries[t].tx for t in chosen], fees
-
     # -- helpers ----------------------------------------------------------------------------
-
-    def _package(self, txids: Iterable[bytes]) -> tuple[int, int, int]:
-        """(fee, vsize, sigop cost) of a set of entries."""
-        members = [self._entries[t] for t in txids]
-        return (
-            sum(e.fee for e in members),
-            sum(e.vsize for e in members),
-            sum(e.sigop_cost for e in members),
-        )
 
     def _spending(self, tx_hash: bytes) -> set[bytes]:
         """Mempool transactions spending an output of ``tx_hash`` (in the mempool or not)."""
@@ -637,12 +568,6 @@ class _OutputsView:
 
 def _outpoints(tx: Transaction) -> list[Outpoint]:
     return [outpoint_of(tx, i) for i in range(len(tx.vin))]
-
-
-def _score(fee: int, size: int) -> Fraction:
-    """A heap key for Core's CompareTxMemPoolEntryByAncestorFee: highest fee rate first
-    (ties: smaller txid first, the heap's second element)."""
-    return Fraction(-fee, max(size, 1))
 
 
 def _memory_usage(entry: Entry) -> int:

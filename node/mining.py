@@ -58,8 +58,8 @@ from ipc.mining import (
     Mining,
     MiningError,
 )
-from node import validation
-from node.mempool import COINBASE_RESERVED_WEIGHT
+from node import assembler, validation
+from node.assembler import COINBASE_RESERVED_WEIGHT
 from node.miner import BLOCK_VERSION
 from node.rpc.blockchain import initial_block_download
 from node.service import NodeService, Signal
@@ -239,8 +239,8 @@ class MiningService:
             # select() keeps its own 4,000 of the block for the coinbase: give it the rest.
             # It keeps 400 sigops too, Core's default coinbaseOutputMaxAdditionalSigops; it
             # takes no other value yet, so another one is not honoured.
-            txs, fees_total = node.mempool.select(
-                max_weight=MAX_BLOCK_WEIGHT - reserved + COINBASE_RESERVED_WEIGHT
+            txs, fees_total = assembler.select(
+                node.mempool, max_weight=MAX_BLOCK_WEIGHT - reserved + COINBASE_RESERVED_WEIGHT
             )
         entries = [node.mempool.get(txid(tx)) for tx in txs]
         fees = [entry.fee for entry in entries if entry is not None]

@@ -37,9 +37,10 @@ from ipc.interfaces import (
     RpcError,
     TxRejected,
 )
-from node import rpc, validation
+from node import assembler, rpc, validation
+from node.assembler import COINBASE_RESERVED_WEIGHT
 from node.chainstate import ChainState, Change
-from node.mempool import COINBASE_RESERVED_WEIGHT, REMOVED_REPLACED, Mempool, fee_for
+from node.mempool import REMOVED_REPLACED, Mempool, fee_for
 from node.miner import build_block
 from node.notifications import Notifier
 from node.store import BlockRecord, Outpoint
@@ -150,7 +151,7 @@ class NodeService(Node, Chain):
         hashes = []
         for _ in range(count):
             tip = self.chain.tip()
-            txs, fees = self.mempool.select()
+            txs, fees = assembler.select(self.mempool)
             self.last_template = (
                 COINBASE_RESERVED_WEIGHT + sum(tx_weight(tx) for tx in txs),
                 len(txs),

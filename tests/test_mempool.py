@@ -23,8 +23,8 @@ from btc.primitives import (
     txid,
     wtxid,
 )
+from node.assembler import DEFAULT_BLOCK_MAX_WEIGHT, select
 from node.mempool import (
-    DEFAULT_BLOCK_MAX_WEIGHT,
     MEMPOOL_HEIGHT,
     Entry,
     Mempool,
@@ -572,7 +572,7 @@ def test_block_connected_removes_confirmed_and_conflicting(chain: Chain, pool: M
     assert {e.txid for e in pool.entries()} == {txid(kept_child), txid(untouched)}
     assert pool.parents(txid(kept_child)) == set()
     # The child now spends a confirmed output and still goes into the next block.
-    txs, fees = pool.select()
+    txs, fees = select(pool)
     assert fees == 2 * FEE
     chain.mine(txs, fees=fees)
 
@@ -605,7 +605,7 @@ def test_reorg_puts_transactions_back(chain: Chain, live: Live, pool: Mempool) -
     assert removed == [(txid(grandchild), "reorg")]
     assert {e.txid for e in pool.entries()} == {txid(parent), txid(child)}
     assert pool.update_for_reorg() == ([], [])
-    txs, fees = pool.select()
+    txs, fees = select(pool)
     base.mine(txs, fees=fees)
 
 
@@ -636,8 +636,8 @@ def test_reorg_re_adds_below_the_relay_fee(chain: Chain, live: Live, pool: Mempo
     live.chain = base
     (entry,), removed = pool.update_for_reorg()
     assert entry.txid == txid(cheap) and removed == []
-    assert pool.select() == ([], 0)  # below -blockmintxfee: the miner leaves it out
-    assert pool.select(min_fee_rate=0) == ([cheap], 50)
+    assert select(pool) == ([], 0)  # below -blockmintxfee: the miner leaves it out
+    assert select(pool, min_fee_rate=0) == ([cheap], 50)
 
 
 # --- block template ---------------------------------------------------------------------------
@@ -651,7 +651,7 @@ def test_select_orders_by_package_fee_rate(chain: Chain, pool: Mempool) -> None:
     rich_child = child_of(poor_parent, chain, fee=100_000)  # CPFP: the pair beats ``high``
     for tx in (low, high, mid, poor_parent, rich_child):
         pool.accept(tx)
-    txs, fees = pool.select()
+    txs, fees = select(pool)
     assert [txid(t) for t in txs] == [
         txid(poor_parent),
         txid(rich_child),
@@ -670,12 +670,12 @@ def test_select_respects_max_weight(chain: Chain, pool: Mempool) -> None:
     size = 4 * tx_vsize(txs[0])
     assert {4 * tx_vsize(t) for t in txs} == {size}
     # Room for the 4,000 reserved for the coinbase and two transactions, not three.
-    chosen, fees = pool.select(max_weight=4000 + 3 * size)
+    chosen, fees = select(pool, max_weight=4000 + 3 * size)
     assert chosen == [txs[2], txs[1]]
     assert fees == FEE * (7 + 6)
-    assert pool.select(max_weight=4000 + 3 * size + 1)[0] == [txs[2], txs[1], txs[0]]
-    assert pool.select(max_weight=4000)[0] == []
-    assert pool.select()[1] == FEE * 18
+    assert select(pool, max_weight=4000 + 3 * size + 1)[0] == [txs[2], txs[1], txs[0]]
+    assert select(pool, max_weight=4000)[0] == []
+    assert select(pool)[1] == FEE * 18
     assert DEFAULT_BLOCK_MAX_WEIGHT == 3_996_000
 
 
@@ -691,7 +691,7 @@ def test_select_skips_a_package_that_does_not_fit_for_smaller_ones(
     assert big.vout and tx_vsize(big) > tx_vsize(small)
     assert pool.get(txid(big)).fee_rate > pool.get(txid(small)).fee_rate  # type: ignore[union-attr]
     room = 4000 + 4 * tx_vsize(small) + 1
-    assert pool.select(max_weight=room) == ([small], 1_000)
+    assert select(pool, max_weight=room) == ([small], 1_000)
 
 
 # --- getmempoolinfo --------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from embit.transaction import Transaction
 from btc.primitives import hash_to_hex, serialize_transaction, tx_vsize, txid
 from ipc.interfaces import TxRejected
 from node import rbf
+from node.assembler import select
 from node.mempool import MEMPOOL_HEIGHT, Mempool
 from node.store import Coin, Outpoint
 from tests.blocks import Chain, spend
@@ -114,7 +115,7 @@ def test_a_higher_fee_replaces_the_conflict_and_its_descendants(
     assert pool.spender(mature_coin(chain, 5)[0]) == txid(replacement)
     assert pool.coin(Outpoint(txid(first), 0)) is None
     assert pool.sequence == before + 3  # two removals and one addition
-    txs, fees = pool.select()
+    txs, fees = select(pool)
     assert fees == 3 * FEE + FEE
     chain.mine(txs, fees=fees)
 

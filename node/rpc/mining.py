@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from btc.amounts import btc
 from btc.primitives import REGTEST_BITS, Block, DeserializationError
 from ipc.interfaces import RpcCode, RpcError
-from node.mempool import DEFAULT_BLOCK_MIN_TX_FEE
+from node.assembler import DEFAULT_BLOCK_MIN_TX_FEE
 from node.miner import fill_witness_nonce
 from node.rpc.util import difficulty, parse_hex, target, univalue_number
 from rpc.spec import Param, Table, Type
