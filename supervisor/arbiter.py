@@ -11,7 +11,6 @@ pure functions of ``supervisor.policy``; this module only carries them out.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import random
@@ -54,6 +53,7 @@ from supervisor.policy import Intent, State
 from supervisor.rpcdoor import RpcDoor
 from supervisor.spawn import preload, spawn
 from supervisor.spec import CHAIN, stop_order, wallet_spec, worker_specs
+from supervisor.stopping import stop_worker
 from supervisor.wallets import WalletManager, startup_wallets
 from supervisor.wiring import Wiring
 from supervisor.worker import Worker, exit_info
@@ -456,44 +456,9 @@ class Arbiter:
             self.start(worker)
 
     async def stop_worker(self, worker: Worker, intent: Intent | None, graceful: bool) -> None:
-        """Ask the worker to exit, then SIGTERM, then SIGKILL, each given ``stop_timeout_s``."""
-        if not worker.alive or worker.exited is None:
-            if worker.backoff is not None:
-                worker.backoff.cancel()
-                worker.backoff = None
-            if worker.state is State.BACKOFF:
-                worker.enter(State.STOPPED)
-            return
-        exited = worker.exited
-        if worker.intent is not Intent.STOP:  # a supervisor stop is never downgraded
-            worker.intent = intent
-        if worker.state is not State.STOPPING:
-            worker.enter(State.STOPPING)
-        timeout = self.settings.supervisor.stop_timeout_s
-        self._log(worker).info("worker_stopping", graceful=graceful)
-        if graceful and await self._ask_to_exit(worker, exited, timeout):
-            return
-        for signum in (signal.SIGTERM, signal.SIGKILL):
-            if exited.done():
-                return
-            self._log(worker).warning("worker_signalled", signal=signum.name)
-            worker.send(signum)
-            await asyncio.wait({exited}, timeout=timeout)
-
-    async def _ask_to_exit(
-        self, worker: Worker, exited: asyncio.Future[Any], timeout: float
-    ) -> bool:
-        deadline = asyncio.get_running_loop().time() + timeout
-        connection = worker.connection
-        if connection is not None:
-            with contextlib.suppress(SplitdError, TimeoutError):
-                await asyncio.wait_for(connection.remote.shutdown(), timeout)
-            connection.close()  # the worker exits once its end of the socket closes
-        elif worker.spawned is not None:
-            worker.spawned.sock.close()  # not connected yet: it will read EOF first thing
-        remaining = deadline - asyncio.get_running_loop().time()
-        done, _ = await asyncio.wait({exited}, timeout=max(0.0, remaining))
-        return bool(done)
+        await stop_worker(
+            worker, intent, graceful, self.settings.supervisor.stop_timeout_s, self._log(worker)
+        )
 
     async def stop_all(self) -> None:
         """Dependents first (the gateway, the wallets, then the node they depend on)."""
