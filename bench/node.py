@@ -37,7 +37,16 @@ from pathlib import Path
 
 from embit.transaction import Transaction
 
-from btc.primitives import GENESIS_TIME, Block, BlockHeader, genesis_block, sha256d, subsidy
+from btc.blocks import (
+    Block,
+    BlockHeader,
+    genesis_block,
+)
+from btc.primitives import (
+    GENESIS_TIME,
+    sha256d,
+    subsidy,
+)
 from node import validation
 from node.chainstate import ChainState
 from node.script import SIGNATURE_CACHE

@@ -19,11 +19,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from btc.blocks import (
+    Block,
+    genesis_block,
+)
 from btc.primitives import (
     MEDIAN_TIME_SPAN,
-    Block,
     DeserializationError,
-    genesis_block,
     hash_to_hex,
     median_time_past,
 )

@@ -13,21 +13,23 @@ from collections.abc import Sequence
 from embit.script import Script, Witness
 from embit.transaction import Transaction, TransactionInput, TransactionOutput
 
+from btc.blocks import (
+    Block,
+    BlockHeader,
+    find_witness_commitment,
+    merkle_root,
+    witness_commitment_script,
+    witness_merkle_root,
+)
 from btc.primitives import (
     COINBASE_PREVOUT_INDEX,
     NULL_HASH,
     OP_0,
     REGTEST_BITS,
-    Block,
-    BlockHeader,
     bip34_height_script,
-    find_witness_commitment,
     median_time_past,
-    merkle_root,
     subsidy,
     txid,
-    witness_commitment_script,
-    witness_merkle_root,
 )
 
 BLOCK_VERSION = 0x20000000  # BIP9's top bits, as Core's miner sets them

@@ -25,25 +25,27 @@ from typing import TypeVar
 from embit.script import Script, Witness
 from embit.transaction import Transaction, TransactionInput, TransactionOutput
 
+from btc.blocks import (
+    Block,
+    BlockHeader,
+    merkle_root,
+    witness_commitment_script,
+    witness_merkle_root,
+)
 from btc.primitives import (
     COINBASE_PREVOUT_INDEX,
     MAX_BLOCK_WEIGHT,
     NULL_HASH,
     REGTEST_BITS,
-    Block,
-    BlockHeader,
     DeserializationError,
     bip34_height_script,
     median_time_past,
-    merkle_root,
     read_compact_size,
     read_transaction,
     serialize_output,
     sha256d,
     subsidy,
     txid,
-    witness_commitment_script,
-    witness_merkle_root,
 )
 from ipc.mining import (
     MAX_MONEY,

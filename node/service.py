@@ -15,8 +15,10 @@ from collections.abc import Iterator
 
 from embit.transaction import Transaction
 
-from btc.primitives import (
+from btc.blocks import (
     Block,
+)
+from btc.primitives import (
     DeserializationError,
     hash_to_hex,
     hex_to_hash,

@@ -24,6 +24,11 @@ from typing import Protocol
 
 from embit.transaction import Transaction
 
+from btc.blocks import (
+    Block,
+    find_witness_commitment,
+    witness_commitment,
+)
 from btc.primitives import (
     COINBASE_MATURITY,
     GENESIS_HASH,
@@ -36,9 +41,7 @@ from btc.primitives import (
     NULL_HASH,
     REGTEST_BITS,
     WITNESS_SCALE_FACTOR,
-    Block,
     check_bip34,
-    find_witness_commitment,
     has_witness,
     hash_to_hex,
     hex_to_hash,
@@ -47,7 +50,6 @@ from btc.primitives import (
     serialize_transaction,
     subsidy,
     txid,
-    witness_commitment,
     wtxid,
 )
 from node.script import (

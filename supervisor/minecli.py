@@ -25,10 +25,12 @@ from embit.transaction import Transaction, TransactionInput, TransactionOutput
 
 from btc.addresses import AddressError, address_to_script
 from btc.amounts import dumps
+from btc.blocks import (
+    BlockHeader,
+)
 from btc.primitives import (
     COINBASE_PREVOUT_INDEX,
     NULL_HASH,
-    BlockHeader,
     push_data,
     read_compact_size,
     serialize_transaction,

@@ -24,30 +24,32 @@ from embit.hashes import tagged_hash
 from embit.script import Script, Witness, p2pkh, p2sh, p2wpkh
 from embit.transaction import Transaction, TransactionInput, TransactionOutput
 
+from btc.blocks import (
+    Block,
+    BlockHeader,
+    genesis_block,
+    merkle_root,
+    witness_commitment_script,
+    witness_merkle_root,
+)
 from btc.primitives import (
     COINBASE_PREVOUT_INDEX,
     GENESIS_TIME,
     NULL_HASH,
     OP_0,
     REGTEST_BITS,
-    Block,
-    BlockHeader,
     bip34_height_script,
     compact_size,
-    genesis_block,
     has_witness,
     hash160,
     is_coinbase,
     median_time_past,
-    merkle_root,
     parse_transaction,
     push_data,
     push_int,
     serialize_transaction,
     subsidy,
     txid,
-    witness_commitment_script,
-    witness_merkle_root,
 )
 from node import validation
 from node.store import Coin, Outpoint

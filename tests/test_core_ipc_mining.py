@@ -18,15 +18,17 @@ import pytest
 from embit.script import Script, Witness
 from embit.transaction import Transaction, TransactionInput, TransactionOutput
 
+from btc.blocks import (
+    Block,
+    BlockHeader,
+    genesis_block,
+)
 from btc.primitives import (
     COINBASE_PREVOUT_INDEX,
     MAX_BLOCK_WEIGHT,
     NULL_HASH,
     WITNESS_COMMITMENT_HEADER,
-    Block,
-    BlockHeader,
     bip34_height_script,
-    genesis_block,
     hash_to_hex,
     parse_transaction,
     serialize_output,

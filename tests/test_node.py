@@ -8,7 +8,14 @@ import signal
 import subprocess
 from pathlib import Path
 
-from btc.primitives import GENESIS_HASH, Block, genesis_block, hex_to_hash
+from btc.blocks import (
+    Block,
+    genesis_block,
+)
+from btc.primitives import (
+    GENESIS_HASH,
+    hex_to_hash,
+)
 from node.store import BlockStore, Coin, Outpoint
 from node.validation import connect_block
 from tests.conftest import SPLITD, Running, splitd_cli, wait_until

@@ -22,7 +22,12 @@ from typing import Any
 import pytest
 from embit.transaction import Transaction
 
-from btc.primitives import Block, txid
+from btc.blocks import (
+    Block,
+)
+from btc.primitives import (
+    txid,
+)
 from ipc.interfaces import BlockRef
 from node.chainstate import ChainState
 from node.notifications import Notifier

@@ -15,7 +15,13 @@ import pytest
 from bitcoin import core, rpc
 from embit import bech32
 
-from btc.primitives import Block, serialize_transaction, txid
+from btc.blocks import (
+    Block,
+)
+from btc.primitives import (
+    serialize_transaction,
+    txid,
+)
 from tests.blocks import Key, coins_of, spend
 from tests.conftest import Running, start_supervisor, stop_supervisors
 

@@ -20,7 +20,15 @@ from typing import Any
 import pytest
 from embit import bech32
 
-from btc.primitives import GENESIS_HASH, Block, serialize_transaction, tx_weight, txid
+from btc.blocks import (
+    Block,
+)
+from btc.primitives import (
+    GENESIS_HASH,
+    serialize_transaction,
+    tx_weight,
+    txid,
+)
 from node.chainstate import ChainState
 from node.miner import build_block
 from node.service import NodeService

@@ -15,7 +15,12 @@ import pytest
 from embit.script import Script
 from embit.transaction import TransactionOutput
 
-from btc.primitives import GENESIS_HASH, Block
+from btc.blocks import (
+    Block,
+)
+from btc.primitives import (
+    GENESIS_HASH,
+)
 from rpc.client import ConversionError, named, positional
 from rpc.conversion import CONVERT, JSON, JSON_OR_STRING, STRING
 from tests.blocks import block, coinbase

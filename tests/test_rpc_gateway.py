@@ -16,7 +16,14 @@ from typing import Any
 
 from embit import bech32
 
-from btc.primitives import Block, hash_to_hex, serialize_transaction, txid
+from btc.blocks import (
+    Block,
+)
+from btc.primitives import (
+    hash_to_hex,
+    serialize_transaction,
+    txid,
+)
 from config.models import RpcSettings
 from node.service import MISSING_INPUTS as MISSING
 from node.store import Outpoint

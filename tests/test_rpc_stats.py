@@ -19,9 +19,11 @@ from typing import Any
 
 import pytest
 
+from btc.blocks import (
+    Block,
+)
 from btc.primitives import (
     GENESIS_HASH,
-    Block,
     has_witness,
     serialize_transaction,
     txid,

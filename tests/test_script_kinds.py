@@ -18,7 +18,17 @@ import pytest
 from embit.script import Script, Witness
 from embit.transaction import Transaction
 
-from btc.primitives import COIN, Block, hash_to_hex, push_data, push_int, txid, wtxid
+from btc.blocks import (
+    Block,
+)
+from btc.primitives import (
+    COIN,
+    hash_to_hex,
+    push_data,
+    push_int,
+    txid,
+    wtxid,
+)
 from node.chainstate import ChainState
 from node.mempool import Mempool
 from node.script import (

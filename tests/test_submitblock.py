@@ -15,7 +15,15 @@ from pathlib import Path
 from embit.script import Script, Witness
 from embit.transaction import Transaction, TransactionInput, TransactionOutput
 
-from btc.primitives import NULL_HASH, Block, BlockHeader, parse_transaction, serialize_transaction
+from btc.blocks import (
+    Block,
+    BlockHeader,
+)
+from btc.primitives import (
+    NULL_HASH,
+    parse_transaction,
+    serialize_transaction,
+)
 from node.chainstate import ChainState
 from node.service import NodeService
 from tests.blocks import VERSION, Key, block, coinbase, grind

@@ -12,17 +12,19 @@ import pytest
 from embit.script import Script, Witness, p2wsh
 from embit.transaction import Transaction, TransactionInput, TransactionOutput
 
+from btc.blocks import (
+    Block,
+    genesis_block,
+    merkle_root,
+)
 from btc.primitives import (
     COIN,
     COINBASE_PREVOUT_INDEX,
     GENESIS_TIME,
     MAX_MONEY,
     NULL_HASH,
-    Block,
     bip34_height_script,
-    genesis_block,
     median_time_past,
-    merkle_root,
     push_data,
     subsidy,
     txid,

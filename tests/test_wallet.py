@@ -26,10 +26,12 @@ from structlog.testing import capture_logs
 
 from btc.addresses import AddressError, address_to_script
 from btc.amounts import btc, dumps, parse_amount
-from btc.primitives import (
-    GENESIS_HASH,
+from btc.blocks import (
     Block,
     genesis_block,
+)
+from btc.primitives import (
+    GENESIS_HASH,
     hash_to_hex,
     parse_transaction,
     serialize_transaction,

@@ -18,7 +18,15 @@ from embit.transaction import Transaction, TransactionInput, TransactionOutput
 
 from btc.addresses import address_to_script
 from btc.amounts import btc
-from btc.primitives import Block, hash_to_hex, parse_transaction, serialize_transaction, txid
+from btc.blocks import (
+    Block,
+)
+from btc.primitives import (
+    hash_to_hex,
+    parse_transaction,
+    serialize_transaction,
+    txid,
+)
 from ipc.interfaces import RpcCode
 from tests.rpcwords import raises_rpc
 from tests.walletchain import (

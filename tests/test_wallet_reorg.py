@@ -11,7 +11,14 @@ from typing import Any
 import pytest
 
 from btc.addresses import address_to_script, script_to_address
-from btc.primitives import Block, hash_to_hex, serialize_transaction, txid
+from btc.blocks import (
+    Block,
+)
+from btc.primitives import (
+    hash_to_hex,
+    serialize_transaction,
+    txid,
+)
 from tests.blocks import Key, block, coinbase, coins_of, spend
 from tests.conftest import MODES, Running
 from tests.test_rpc_gateway import call, cookie_of, port_of

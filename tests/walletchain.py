@@ -22,26 +22,28 @@ from embit.script import Script, Witness
 from embit.transaction import Transaction, TransactionInput, TransactionOutput
 
 from btc.addresses import address_to_script
+from btc.blocks import (
+    Block,
+    BlockHeader,
+    genesis_block,
+    merkle_root,
+    witness_commitment_script,
+    witness_merkle_root,
+)
 from btc.primitives import (
     COINBASE_PREVOUT_INDEX,
     NULL_HASH,
     REGTEST_BITS,
-    Block,
-    BlockHeader,
     bip34_height_script,
-    genesis_block,
     has_witness,
     hash160,
     hash_to_hex,
     hex_to_hash,
-    merkle_root,
     parse_transaction,
     serialize_output,
     sha256d,
     subsidy,
     txid,
-    witness_commitment_script,
-    witness_merkle_root,
 )
 from ipc.interfaces import (
     BlockNotFound,

@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 from btc.addresses import AddressError, address_to_script
 from btc.amounts import btc
-from btc.primitives import Block, hash_to_hex, txid
+from btc.blocks import (
+    Block,
+)
+from btc.primitives import (
+    hash_to_hex,
+    txid,
+)
 from ipc.interfaces import BlockNotFound, ConnectedBlock, RpcCode, RpcError
 from rpc.params import parse_hash
 from rpc.spec import Param, Table, Type

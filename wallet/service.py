@@ -29,8 +29,10 @@ from typing import Any
 import structlog
 
 from btc.addresses import REGTEST
-from btc.primitives import (
+from btc.blocks import (
     Block,
+)
+from btc.primitives import (
     DeserializationError,
     parse_transaction,
 )

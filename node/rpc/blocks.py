@@ -6,7 +6,13 @@ from typing import TYPE_CHECKING, Any
 
 from embit.transaction import Transaction
 
-from btc.primitives import Block, hash_to_hex, is_coinbase
+from btc.blocks import (
+    Block,
+)
+from btc.primitives import (
+    hash_to_hex,
+    is_coinbase,
+)
 from btc.primitives import txid as txid_of
 from ipc.interfaces import RpcCode, RpcError
 from node.rpc.txjson import tx_json

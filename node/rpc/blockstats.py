@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from btc.blocks import (
+    Block,
+)
 from btc.primitives import (
     WITNESS_SCALE_FACTOR,
-    Block,
     compact_size,
     has_witness,
     serialize_transaction,

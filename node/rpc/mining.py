@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from btc.amounts import btc
-from btc.primitives import REGTEST_BITS, Block, DeserializationError
+from btc.blocks import (
+    Block,
+)
+from btc.primitives import (
+    REGTEST_BITS,
+    DeserializationError,
+)
 from ipc.interfaces import RpcCode, RpcError
 from node.assembler import DEFAULT_BLOCK_MIN_TX_FEE
 from node.miner import fill_witness_nonce

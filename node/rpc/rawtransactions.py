@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from embit.transaction import Transaction
 
+from btc.blocks import (
+    Block,
+)
 from btc.primitives import (
     GENESIS_MERKLE_ROOT,
-    Block,
     hash_to_hex,
     is_coinbase,
     serialize_transaction,

@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from btc.addresses import AddressError, address_to_script
-from btc.primitives import Block, hash_to_hex, median_time_past
+from btc.blocks import (
+    Block,
+)
+from btc.primitives import (
+    hash_to_hex,
+    median_time_past,
+)
 from ipc.interfaces import RpcCode, RpcError
 from node.store import BlockRecord
 from rpc.params import parse_hash  # noqa: F401  (the node's methods import it from here)
