@@ -35,6 +35,7 @@ from node.rpc.txjson import (
 from node.script.machine import MAX_PUBKEYS_PER_MULTISIG, MAX_SCRIPT_ELEMENT_SIZE
 from node.script.opcodes import OP_CHECKMULTISIG
 
+
 @dataclass
 class Descriptor:
     """One parsed descriptor (one multipath branch)."""
