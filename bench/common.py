@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import shutil
 import signal
 import subprocess
@@ -16,6 +18,7 @@ from typing import Any
 from ipc.capnp import protocol
 from ipc.interfaces import Control
 from logs.structured import configure
+from supervisor.cli import main as splitd_main
 
 configure("warning", {"worker": "bench", "role": "bench", "pid": 0, "gen": 0})
 
@@ -64,6 +67,17 @@ def supervisor(*settings: str) -> Iterator[tuple[subprocess.Popen[bytes], Path]]
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=60)
         shutil.rmtree(datadir, ignore_errors=True)
+
+
+def cli(datadir: Path, *args: str) -> str:
+    """``splitd ARGS`` through the CLI's own code in this process (no interpreter start per
+    call, so what is measured is a control-socket connection and a call); its output."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        code = splitd_main([*args, "--datadir", str(datadir)])
+    if code != 0:
+        raise SystemExit(f"splitd {' '.join(args)}: exit {code}")
+    return out.getvalue().strip()
 
 
 def summary(name: str, values_ms: list[float]) -> str:

@@ -15,29 +15,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import io
 import json
 import time
 from pathlib import Path
 
-from bench.common import summary, supervisor, wait_running
+from bench.common import cli, summary, supervisor, wait_running
 from btc.addresses import address_to_script
 from btc.primitives import serialize_transaction
 from ipc.capnp import protocol
 from ipc.capnp.coreclient import CoreClient, RemoteMining
 from ipc.capnp.coreipc import socket_path
-from supervisor.cli import main as splitd_main
 from supervisor.minecli import build_coinbase, solve
-
-
-def cli(datadir: Path, *args: str) -> str:
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
-        code = splitd_main([*args, "--datadir", str(datadir)])
-    if code != 0:
-        raise SystemExit(f"splitd {' '.join(args)}: exit {code}")
-    return out.getvalue().strip()
 
 
 async def templates_per_second(mining: RemoteMining, count: int) -> float:

@@ -12,17 +12,14 @@ from __future__ import annotations
 
 import argparse
 import base64
-import contextlib
 import http.client
-import io
 import json
 import socket
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import supervisor, wait_running
-from supervisor.cli import main as splitd_main
+from bench.common import cli, supervisor, wait_running
 
 BLOCKS = 1000
 ADDRESS = "bcrt1qqqqsyqcyq5rqwzqfpg9scrgwpugpzysnard0ew"
@@ -49,15 +46,6 @@ class Http:
         if response.status != 200:
             raise SystemExit(f"HTTP {response.status}: {reply}")
         return reply
-
-
-def cli(datadir: Path, *args: str) -> str:
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
-        code = splitd_main([*args, "--datadir", str(datadir)])
-    if code != 0:
-        raise SystemExit(f"splitd {' '.join(args)}: exit {code}")
-    return out.getvalue()
 
 
 def timed(work: Any) -> float:

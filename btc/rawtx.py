@@ -62,7 +62,7 @@ def is_p2wsh(script_pubkey: bytes) -> bool:
     return len(script_pubkey) == 34 and script_pubkey[:2] == b"\x00\x20"
 
 
-def _has_valid_ops(script: bytes) -> bool:
+def has_valid_ops(script: bytes) -> bool:
     """Core's CScript::HasValidOps: parseable, known opcodes, pushes of at most 520 bytes."""
     pc = 0
     while pc < len(script):
@@ -84,7 +84,7 @@ def _scripts_sane(tx: Transaction) -> bool:
     """Core's CheckTxScriptsSanity: the heuristic that picks a decoding."""
     scripts = [] if is_coinbase(tx) else [txin.script_sig.data for txin in tx.vin]
     scripts += [out.script_pubkey.data for out in tx.vout]
-    return all(_has_valid_ops(s) and len(s) <= MAX_SCRIPT_SIZE for s in scripts)
+    return all(has_valid_ops(s) and len(s) <= MAX_SCRIPT_SIZE for s in scripts)
 
 
 def _extended(data: bytes) -> Transaction | None:

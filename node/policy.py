@@ -10,11 +10,7 @@ from __future__ import annotations
 
 from embit.transaction import Transaction
 
-from btc.fees import (
-    DUST_RELAY_FEE,
-    dust_threshold,
-    fee_for,  # noqa: F401  (re-exported: rbf imports it here)
-)
+from btc.fees import DUST_RELAY_FEE, dust_threshold
 from btc.primitives import MAX_BLOCK_SIGOPS_COST, WITNESS_SCALE_FACTOR, tx_weight
 from node.script import is_push_only, iter_ops, script_type
 from node.validation import Invalid

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from btc.fees import fee_for
 from btc.primitives import COIN
-from node.policy import fee_for
 
 MAX_REPLACEMENT_CANDIDATES = 100  # policy/rbf.h: at most this many evictions (rule #5)
 

@@ -18,6 +18,7 @@ from embit.transaction import Transaction
 from btc.blocks import (
     Block,
 )
+from btc.fees import fee_for
 from btc.primitives import (
     DeserializationError,
     hash_to_hex,
@@ -42,7 +43,7 @@ from ipc.interfaces import (
 from node import assembler, rpc, validation
 from node.assembler import COINBASE_RESERVED_WEIGHT
 from node.chainstate import ChainState, Change
-from node.mempool import REMOVED_REPLACED, Mempool, fee_for
+from node.mempool import REMOVED_REPLACED, Mempool
 from node.miner import build_block
 from node.notifications import Notifier
 from node.store import BlockRecord, Outpoint

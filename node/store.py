@@ -29,8 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Self, get_args
 
-# SCHEMA_VERSION is the store's to name too: its readers and tests import it from here.
-from node.storefile import FILENAME, SCHEMA_VERSION, StoreError, prepare  # noqa: F401
+from node.storefile import FILENAME, StoreError, prepare
 
 Status = Literal["valid-header", "valid", "invalid"]
 STATUSES: frozenset[str] = frozenset(get_args(Status))

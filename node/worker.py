@@ -19,7 +19,7 @@ from ipc.process import WorkerContext, WorkerInit
 from node.chainstate import ChainState
 from node.mining import MiningService
 from node.service import NodeService
-from node.store import StoreError
+from node.storefile import StoreError
 from rpc.http import JsonRpc, parse_body
 from rpc.routing import Faces
 

@@ -13,6 +13,7 @@ import pytest
 from embit.script import Script, Witness
 from embit.transaction import Transaction, TransactionInput, TransactionOutput
 
+from btc.fees import dust_threshold, fee_for
 from btc.primitives import (
     COIN,
     hash_to_hex,
@@ -29,7 +30,6 @@ from node.mempool import (
     Entry,
     Mempool,
 )
-from node.policy import dust_threshold, fee_for
 from node.script import MEMPOOL_PREFIX, Err
 from node.store import Coin, Outpoint
 from node.validation import Invalid

@@ -18,16 +18,14 @@ from pathlib import Path
 import pytest
 
 from node.store import (
-    FILENAME,
-    SCHEMA_VERSION,
     BlockRecord,
     BlockStore,
     Coin,
     CoinExists,
     MissingCoin,
     Outpoint,
-    StoreError,
 )
+from node.storefile import FILENAME, SCHEMA_VERSION, StoreError
 
 ROOT = Path(__file__).resolve().parent.parent
 BITS = 0x207FFFFF

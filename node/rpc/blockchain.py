@@ -13,10 +13,11 @@ from ipc.interfaces import RpcCode, RpcError
 from node.coinstats import HASH_TYPES, CoinsStats
 from node.mempool import MEMPOOL_HEIGHT
 from node.rpc.blockstats import block_stats, select
-from node.rpc.util import difficulty, parse_hash, target
+from node.rpc.util import difficulty, target
 from node.script import script_type
 from node.store import BlockRecord, Outpoint
 from rpc.dispatch import integer, json_type
+from rpc.params import parse_hash
 from rpc.spec import REQUIRED, Param, Table, Type
 
 if TYPE_CHECKING:

@@ -16,9 +16,10 @@ from btc.primitives import (
 from btc.primitives import txid as txid_of
 from ipc.interfaces import RpcCode, RpcError
 from node.rpc.txjson import tx_json
-from node.rpc.util import header_json, parse_hash
+from node.rpc.util import header_json
 from node.store import BlockRecord, Coin, Outpoint
 from node.validation import outpoint_of
+from rpc.params import parse_hash
 from rpc.spec import Param, Table, Type
 
 if TYPE_CHECKING:

@@ -12,6 +12,9 @@ from typing import NamedTuple
 
 from embit.bip32 import HDKey
 
+from btc.rawtx import (
+    is_hex,
+)
 from node.rpc.output_script import (
     TPUB,
     decode_ext_key,
@@ -19,7 +22,6 @@ from node.rpc.output_script import (
     public_key,
 )
 from node.rpc.txjson import (
-    is_hex,
     valid_pubkey,
 )
 

@@ -21,16 +21,18 @@ from embit.ec import PublicKey
 
 from btc.addresses import script_to_address
 from btc.primitives import OP_CHECKSIG, hash160, push_data, push_int
+from btc.rawtx import (
+    is_hex,
+    p2sh_script,
+    p2wsh_script,
+)
 from ipc.interfaces import RpcCode, RpcError
 from node.rpc.descriptor_keys import Ctx, Key, ParseFailure, parse_key
 from node.rpc.output_script import (
     decode_destination,
 )
 from node.rpc.txjson import (
-    is_hex,
-    p2sh_script,
     p2wpkh_script,
-    p2wsh_script,
 )
 from node.script.machine import MAX_PUBKEYS_PER_MULTISIG, MAX_SCRIPT_ELEMENT_SIZE
 from node.script.opcodes import OP_CHECKMULTISIG

@@ -7,12 +7,15 @@ from typing import TYPE_CHECKING, Any
 from embit.transaction import Transaction
 
 from btc.primitives import hex_to_hash
+from btc.rawtx import (
+    decode_hex_tx,
+    is_hex,
+)
 from ipc.interfaces import RpcCode, RpcError
 from node import validation
 from node.miner import build_block
 from node.rpc import descriptors
 from node.rpc.output_script import decode_destination
-from node.rpc.txjson import decode_hex_tx, is_hex
 from node.rpc.util import address_script
 from rpc.dispatch import json_type
 from rpc.spec import Param, Table, Type

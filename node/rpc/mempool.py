@@ -6,15 +6,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from btc.amounts import btc
+from btc.fees import fee_for
 from btc.primitives import COIN, hash_to_hex, wtxid
 from btc.primitives import txid as txid_of
+from btc.rawtx import (
+    decode_hex_tx,
+    has_valid_ops,
+)
 from ipc.interfaces import RpcCode, RpcError
 from node import validation
-from node.mempool import fee_for
-from node.rpc.txjson import decode_hex_tx, decode_transaction
-from node.rpc.util import parse_hash
-from node.script.opcodes import has_valid_ops
 from rpc.dispatch import json_type
+from rpc.params import parse_hash
+from rpc.rawtx import decode_transaction
 from rpc.spec import Param, Table, Type
 
 if TYPE_CHECKING:

@@ -31,12 +31,14 @@ from btc.psbt_sign import (
     finalize,
     remove_unnecessary_transactions,
 )
+from btc.rawtx import (
+    decode_hex_tx,
+)
 from ipc.interfaces import RpcCode, RpcError
 from node.policy import virtual_size
 from node.rpc import rawtransaction_util as util
 from node.rpc.psbt_json import decode_json
 from node.rpc.rawtransactions import CREATE_TX_PARAMS
-from node.rpc.txjson import decode_hex_tx
 from node.script import ScriptError, transaction_sigop_cost, verify_input
 from node.store import Outpoint
 from rpc.dispatch import json_type

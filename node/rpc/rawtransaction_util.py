@@ -24,7 +24,6 @@ from ipc.interfaces import RpcCode, RpcError
 from node.mempool import MEMPOOL_HEIGHT
 from node.rpc.output_script import decode_destination, decode_secret, public_key
 from node.rpc.txjson import script_asm
-from node.rpc.util import parse_hash
 from node.script import (
     Err,
     ScriptError,
@@ -39,6 +38,7 @@ from node.script.sighash import SpentOutput
 from node.store import Coin, Outpoint
 from node.validation import outpoint_of
 from rpc.dispatch import integer, json_type
+from rpc.params import parse_hash
 from rpc.rawtx import INPUT_NOT_FOUND, MISSING_AMOUNT, output_pairs, parse_hex_value, parse_prevouts
 from rpc.rawtx import amount as parse_amount
 

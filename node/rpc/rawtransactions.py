@@ -23,8 +23,8 @@ from ipc.interfaces import RpcCode, RpcError
 from node.rpc import rawtransaction_util as util
 from node.rpc.blocks import UNDO_UNREADABLE, spent_coins
 from node.rpc.txjson import decode_script_json, tx_json
-from node.rpc.util import parse_hash
 from node.store import BlockRecord
+from rpc.params import parse_hash
 from rpc.rawtx import (
     PREVTXS,
     SIGHASH_CHOICES,

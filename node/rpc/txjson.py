@@ -32,7 +32,7 @@ from btc.primitives import (
     txid,
     wtxid,
 )
-from btc.rawtx import decode_hex_tx, is_hex, p2sh_script, p2wsh_script  # noqa: F401  (re-exported)
+from btc.rawtx import has_valid_ops, p2sh_script, p2wsh_script
 from node.script import (
     is_valid_signature_encoding,
     iter_ops,
@@ -43,14 +43,12 @@ from node.script.opcodes import (
     OP_CHECKSIGADD,
     TruncatedPush,
     get_op,
-    has_valid_ops,
     is_op_success,
     op_name,
 )
 from node.script.solver import match_multisig
 from node.store import Coin
 from node.validation import is_unspendable
-from rpc.rawtx import decode_transaction, parse_hex_value  # noqa: F401  (re-exported)
 
 SIGHASH_NAMES = {
     0x01: "ALL",

@@ -14,7 +14,6 @@ from btc.primitives import (
 )
 from ipc.interfaces import RpcCode, RpcError
 from node.store import BlockRecord
-from rpc.params import parse_hash  # noqa: F401  (the node's methods import it from here)
 
 if TYPE_CHECKING:
     from node.service import NodeService

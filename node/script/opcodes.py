@@ -208,15 +208,6 @@ def is_push_only(script: bytes) -> bool:
         return False
 
 
-def has_valid_ops(script: bytes) -> bool:
-    """Core's CScript::HasValidOps: parseable, known opcodes, pushes of at most 520 bytes."""
-    try:
-        ops = iter_ops(script)
-    except TruncatedPush:
-        return False
-    return all(op <= MAX_OPCODE and (data is None or len(data) <= 520) for op, data in ops)
-
-
 def check_minimal_push(data: bytes, opcode: int) -> bool:  # noqa: PLR0911 (Core's cases, one by one)
     """Core's CheckMinimalPush (for a push opcode, 0x00-0x4e)."""
     size = len(data)
