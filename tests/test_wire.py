@@ -392,6 +392,41 @@ def test_a_peer_that_never_speaks_times_out() -> None:
     assert 0.29 <= elapsed < 2.0
 
 
+def test_each_call_in_flight_keeps_its_own_deadline() -> None:
+    """One timer watches a proxy's calls: a later call is not cut short by an earlier one's
+    deadline, and an answer that comes while an older call waits is not held up."""
+
+    async def body(pair: Pair) -> tuple[Any, ...]:
+        first = asyncio.ensure_future(timed(pair.remote.stop()))  # never answered
+        await within(pair.impl.stop_entered.wait())
+        await asyncio.sleep(pair.timeout_s / 2)  # the second call starts half a deadline later
+        second = asyncio.ensure_future(timed(pair.remote.stop()))
+        status = await within(pair.remote.status())  # answered meanwhile
+        return status, await first, await second
+
+    status, (first, first_elapsed), (second, second_elapsed) = serve_and_call(body, timeout_s=0.4)
+    assert status == STATUS
+    assert isinstance(first, CallTimeout) and isinstance(second, CallTimeout)
+    assert first_elapsed >= 0.39 and second_elapsed >= 0.39
+
+
+def test_a_call_cancelled_by_its_caller_is_cancelled_not_timed_out() -> None:
+    async def body(pair: Pair) -> tuple[bool, BaseException | None, SupervisorStatus]:
+        call = asyncio.ensure_future(pair.remote.stop())
+        await within(pair.impl.stop_entered.wait())
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        # The proxy's deadlines go on: a later call still times out, and only that call.
+        later, _ = await timed(pair.remote.stop())
+        return call.cancelled(), later, await within(pair.remote.status())
+
+    cancelled, later, status = serve_and_call(body, timeout_s=0.3)
+    assert cancelled
+    assert isinstance(later, CallTimeout)
+    assert status == STATUS
+
+
 def test_setting_until_during_a_call_makes_it_worker_unavailable() -> None:
     async def body(pair: Pair) -> tuple[BaseException | None, float]:
         call = asyncio.ensure_future(timed(pair.remote.stop()))
