@@ -54,7 +54,7 @@ class IdleInit(Init):
     async def make_wallet(self, chain: Any) -> Any:
         raise NotImplementedError
 
-    async def attach_rpc(self, node: Any, wallets: Any, manager: Any) -> None:
+    async def attach_rpc(self, node: Any, wallets: Any, manager: Any, node_link: str) -> None:
         return None
 
 

@@ -115,12 +115,18 @@ class Init(ABC):
 
     @abstractmethod
     async def attach_rpc(
-        self, node: Node | None, wallets: list[WalletFace], manager: Wallet | None
+        self,
+        node: Node | None,
+        wallets: list[WalletFace],
+        manager: Wallet | None,
+        node_link: str,
     ) -> None:
         """The faces a JSON-RPC server serves, as they are now: called again whenever it, the
-        node or a wallet comes (back). ``None``: the node is not running. ``manager`` is the
-        supervisor's, for Core's wallet-loading methods (createwallet, loadwallet,
-        unloadwallet, listwallets, listwalletdir), which need no wallet to run.
+        node or a wallet comes (back). ``None``: the node is not running. ``node_link``, when
+        not empty, names a direct link to the node (``ipc.links``): reach the node there
+        rather than through ``node``, and keep the link for as long as it is named.
+        ``manager`` is the supervisor's, for Core's wallet-loading methods (createwallet,
+        loadwallet, unloadwallet, listwallets, listwalletdir), which need no wallet to run.
         ``Unsupported`` from a worker that serves no JSON-RPC."""
 
 

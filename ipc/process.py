@@ -25,9 +25,10 @@ from typing import Protocol
 import setproctitle
 import structlog
 
+from ipc import links
 from ipc.capnp import protocol
-from ipc.interfaces import Init, StartFailure
-from ipc.worker import InitFactory, Launch, WorkerContext, WorkerInit
+from ipc.interfaces import Init, StartFailure, WorkerUnavailable
+from ipc.worker import InitFactory, Launch, Linked, Reached, WorkerContext, WorkerInit
 from logs.structured import configure
 
 # What a role's entry point is given and serves lives in ipc.worker, free of the wire;
@@ -44,7 +45,13 @@ class FdHandle(Protocol):
     def detach(self) -> int: ...
 
 
-def worker_main(launch: Launch, sock: socket.socket, stdout: FdHandle, stderr: FdHandle) -> None:
+def worker_main(
+    launch: Launch,
+    sock: socket.socket,
+    link_channel: socket.socket,
+    stdout: FdHandle,
+    stderr: FdHandle,
+) -> None:
     """Entry point of every worker process."""
     _redirect(stdout.detach(), sys.stdout.fileno())
     _redirect(stderr.detach(), sys.stderr.fileno())
@@ -58,7 +65,7 @@ def worker_main(launch: Launch, sock: socket.socket, stdout: FdHandle, stderr: F
         {"worker": launch.name, "role": launch.role, "pid": os.getpid(), "gen": launch.generation},
     )
     try:
-        code = protocol.run(_serve(launch, sock))
+        code = protocol.run(_serve(launch, sock, link_channel))
     except StartFailure as failure:  # a reason, not a bug: one line says it all
         log.error("worker_cannot_start", reason=failure.message)
         code = 1
@@ -98,15 +105,18 @@ def _resolve(entry: str) -> InitFactory:
     return factory
 
 
-async def _serve(launch: Launch, sock: socket.socket) -> int:
+async def _serve(launch: Launch, sock: socket.socket, link_channel: socket.socket) -> int:
     """Serve ``Init`` until asked to stop (exit 0), until the connection ends, or until
     loading fails (exit 1). Loading runs beside serving: the worker answers ``ping`` first.
+    Links the supervisor makes to this worker are served or reached beside it.
     """
     stopping = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopping.set)
-    init = await _resolve(launch.entry)(WorkerContext(launch, stopping.set))
-    log.info("worker_ready")
     loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stopping.set)
+    peers = _Links(launch, link_channel, stopping)
+    init = await _resolve(launch.entry)(WorkerContext(launch, stopping.set, peers.reach))
+    peers.init = init
+    log.info("worker_ready")
     serving = loop.create_task(protocol.serve(sock, Init, init, stopping, launch.call_timeout_s))
     failed: list[BaseException] = []
     loading = loop.create_task(_load(init, serving, failed))
@@ -115,6 +125,7 @@ async def _serve(launch: Launch, sock: socket.socket) -> int:
     finally:
         serving.cancel()
         loading.cancel()
+        peers.close()
         if isinstance(init, WorkerInit):
             await init.close()
     if failed:
@@ -127,6 +138,44 @@ async def _serve(launch: Launch, sock: socket.socket) -> int:
     # the supervisor died, or sent what we could not read.
     log.warning("worker_exiting", reason="connection to the supervisor lost")
     return 1
+
+
+class _Links:
+    """This worker's direct links (``ipc.links``): it serves its ``Init``, as ``Linked``, on
+    every end it is given to serve, and reaches providers through the ends it is given to
+    reach, when its own code asks for one by name."""
+
+    def __init__(self, launch: Launch, sock: socket.socket, stopping: asyncio.Event) -> None:
+        self.launch = launch
+        self.init: Init | None = None  # what to serve, once made
+        self._stopping = stopping
+        self._served: set[asyncio.Task[None]] = set()
+        self._inbox = links.Inbox(sock, self._serve)
+
+    def _serve(self, end: socket.socket) -> None:
+        if self.init is None:  # not made yet: no link can have been wired to it
+            end.close()
+            return
+        timeout_s = self.launch.call_timeout_s
+        task = asyncio.get_running_loop().create_task(
+            protocol.serve(end, Init, Linked(self.init), self._stopping, timeout_s)
+        )
+        self._served.add(task)
+        task.add_done_callback(self._served.discard)
+
+    async def reach(self, name: str) -> Reached:
+        timeout_s = self.launch.call_timeout_s
+        try:
+            async with asyncio.timeout(timeout_s):
+                end = await self._inbox.take(name)
+        except TimeoutError:
+            raise WorkerUnavailable(f"link {name} did not arrive within {timeout_s:g}s") from None
+        return await protocol.connect(end, Init, timeout_s)  # the caller closes it
+
+    def close(self) -> None:
+        for task in self._served:
+            task.cancel()
+        self._inbox.close()
 
 
 async def _load(init: Init, serving: asyncio.Task[None], failed: list[BaseException]) -> None:

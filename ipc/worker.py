@@ -37,12 +37,27 @@ class Launch:
     wallet: str | None = None  # the wallet a wallet worker opens, by name
 
 
+class Reached(Protocol):
+    """A provider reached over a direct link (``ipc.links``): its ``Init`` as a linked peer
+    sees it (``Linked``), until ``close``."""
+
+    remote: Init
+
+    def close(self) -> None: ...
+
+
+async def _no_links(name: str) -> Reached:
+    raise Unsupported("this worker was started without a link channel")
+
+
 @dataclass(frozen=True)
 class WorkerContext:
-    """What a worker's own code is given: who it is, and a way to ask to stop."""
+    """What a worker's own code is given: who it is, a way to ask to stop, and a way to
+    reach a provider the supervisor linked it to (by the link's name)."""
 
     launch: Launch
     request_stop: Callable[[], None]
+    reach: Callable[[str], Awaitable[Reached]] = _no_links
 
 
 class InitFactory(Protocol):
@@ -91,10 +106,49 @@ class WorkerInit(Init):
         raise Unsupported(f"the {self.context.launch.role} worker serves no wallet")
 
     async def attach_rpc(
-        self, node: Node | None, wallets: list[WalletFace], manager: Wallet | None
+        self,
+        node: Node | None,
+        wallets: list[WalletFace],
+        manager: Wallet | None,
+        node_link: str,
     ) -> None:
         raise Unsupported(f"the {self.context.launch.role} worker serves no JSON-RPC")
 
     async def close(self) -> None:
         """Release what the worker holds once it has stopped serving ``Init`` (not part of
         ``Init``: the process calls it on its way out)."""
+
+
+class Linked(Init):
+    """A worker's ``Init`` as a peer on a direct link sees it: the faces it hands out, not
+    the supervisor's controls. A taker cannot stop its provider, nor rewire it."""
+
+    def __init__(self, init: Init) -> None:
+        self._init = init
+
+    async def ping(self) -> None:
+        await self._init.ping()
+
+    async def wait_loaded(self) -> None:
+        await self._init.wait_loaded()
+
+    async def make_node(self) -> Node:
+        return await self._init.make_node()
+
+    async def make_chain(self) -> Chain:
+        return await self._init.make_chain()
+
+    async def make_wallet(self, chain: Chain) -> Wallet:
+        return await self._init.make_wallet(chain)
+
+    async def shutdown(self) -> None:
+        raise Unsupported("only the supervisor stops a worker")
+
+    async def attach_rpc(
+        self,
+        node: Node | None,
+        wallets: list[WalletFace],
+        manager: Wallet | None,
+        node_link: str,
+    ) -> None:
+        raise Unsupported("only the supervisor wires a worker")

@@ -97,10 +97,14 @@ class NodeInit(WorkerInit):
         return self.service
 
     async def attach_rpc(
-        self, node: Node | None, wallets: list[WalletFace], manager: Wallet | None
+        self,
+        node: Node | None,
+        wallets: list[WalletFace],
+        manager: Wallet | None,
+        node_link: str,
     ) -> None:
-        """The wallets for Core's IPC ``Rpc``; ``node`` is this node come back through the
-        supervisor: node methods go to ``self.service`` directly instead."""
+        """The wallets for Core's IPC ``Rpc``; the node is this one (the supervisor sends
+        none): node methods go to ``self.service``."""
         await self.loaded()
         self.faces.attach(self.service, self.local_faces(wallets), manager)
 

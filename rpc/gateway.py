@@ -5,7 +5,9 @@ and lends the listening socket to every generation, so the port never changes an
 client that connects while the gateway restarts waits in the backlog. The supervisor
 also writes the cookie, which this process reads at start. It hands over the node's
 and wallets' faces with ``Init.attach_rpc`` whenever one of them (or this gateway)
-comes up; in between, a call to a worker that went away fails at once (-28).
+comes up, the node's over a direct link (``ipc.links``: calls to the node do not pass
+through the supervisor); in between, a call to a worker that went away fails at once
+(-28).
 
 Routing is Core's, and ``rpc.routing``'s: the node's own IPC ``Rpc`` interface routes the
 same way.
@@ -18,8 +20,8 @@ import socket
 import structlog
 from aiohttp import web
 
-from ipc.interfaces import Init, Node, StartFailure, Wallet, WalletFace
-from ipc.worker import WorkerContext, WorkerInit
+from ipc.interfaces import Init, Node, SplitdError, StartFailure, Wallet, WalletFace
+from ipc.worker import Reached, WorkerContext, WorkerInit
 from rpc.auth import Authenticator, read_cookie
 from rpc.http import KEEPALIVE_TIMEOUT_S, make_app
 from rpc.routing import Faces
@@ -36,16 +38,24 @@ class GatewayInit(WorkerInit):
         self.runner = runner
         self.listener = listener
         self.site: web.SockSite | None = None
+        self.link: tuple[str, Reached, Node] | None = None  # the node's link: name, end, face
 
     async def attach_rpc(
-        self, node: Node | None, wallets: list[WalletFace], manager: Wallet | None
+        self,
+        node: Node | None,
+        wallets: list[WalletFace],
+        manager: Wallet | None,
+        node_link: str,
     ) -> None:
         """Take the faces; the first time, start answering HTTP. Until then, clients wait in
         the socket's backlog rather than being told the node is not running."""
+        if node_link:
+            node = await self.linked_node(node_link)
         self.faces.attach(node, wallets, manager)
         log.info(
             "rpc_attached",
             node=node is not None,
+            link=node_link,
             wallets={face.name: face.wallet is not None for face in wallets},
         )
         if self.site is None:
@@ -53,6 +63,22 @@ class GatewayInit(WorkerInit):
             await self.site.start()
             host, port = self.listener.getsockname()[:2]
             log.info("rpc_listening", host=host, port=port)
+
+    async def linked_node(self, name: str) -> Node | None:
+        """The node over the link ``name``: the one in use while the supervisor names it
+        again, else a new one in its place (the old node is gone, its link with it)."""
+        if self.link is not None and self.link[0] == name:
+            return self.link[2]
+        try:
+            reached = await self.context.reach(name)
+            node = await reached.remote.make_node()
+        except SplitdError as error:  # the node went down meanwhile: its return re-attaches
+            log.warning("rpc_link_failed", link=name, code=error.code, message=error.message)
+            return None
+        if self.link is not None:
+            self.link[1].close()
+        self.link = (name, reached, node)
+        return node
 
     async def close(self) -> None:
         """Stop taking requests; those in flight get up to half a stop step to finish."""

@@ -420,6 +420,7 @@ class Arbiter:
             worker.spawned.close()
         worker.spawned = worker.connection = worker.wallet = None
         worker.wired.clear()
+        worker.linked.clear()
         worker.tasks, worker.output = set(), set()
 
     def carry_out(

@@ -1,4 +1,5 @@
-"""Starting one worker process: a socketpair for RPC, two pipes for its output.
+"""Starting one worker process: a socketpair for RPC, one for the direct links the
+supervisor makes to it (``ipc.links``), two pipes for its output.
 
 The ``forkserver`` start method: a fork after the capnp loop exists aborts
 the child, while a fork from the forkserver (a clean process that preloaded
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from multiprocessing.reduction import DupFd
 
+from ipc import links
 from ipc.process import Launch, worker_main
 
 CONTEXT = multiprocessing.get_context("forkserver")
@@ -35,23 +37,26 @@ def preload(modules: Iterable[str]) -> None:
 class Spawned:
     process: BaseProcess
     sock: socket.socket  # our end of the RPC socketpair
+    links: socket.socket  # our end of its link channel
     stdout: int  # read ends of the worker's stdout and stderr pipes
     stderr: int
     pidfd: int  # signals through it reach this process or none, even once its pid is reused
 
     def close(self) -> None:
         self.sock.close()
+        self.links.close()
         os.close(self.pidfd)
         self.process.close()
 
 
 def spawn(launch: Launch) -> Spawned:
     ours, theirs = socket.socketpair()
+    links_ours, links_theirs = links.channel()
     out_read, out_write = os.pipe()
     err_read, err_write = os.pipe()
     process = CONTEXT.Process(
         target=worker_main,
-        args=(launch, theirs, DupFd(out_write), DupFd(err_write)),
+        args=(launch, theirs, links_theirs, DupFd(out_write), DupFd(err_write)),
         name=f"splitd-{launch.name}",
         daemon=True,  # multiprocessing's atexit then ends it, should the supervisor itself fail
     )
@@ -61,11 +66,13 @@ def spawn(launch: Launch) -> Spawned:
         for fd in (out_read, err_read):
             os.close(fd)
         ours.close()
+        links_ours.close()
         raise
     finally:
         # Only the child may hold these, or we would never see its EOF.
         theirs.close()
+        links_theirs.close()
         os.close(out_write)
         os.close(err_write)
     assert process.pid is not None
-    return Spawned(process, ours, out_read, err_read, os.pidfd_open(process.pid))
+    return Spawned(process, ours, links_ours, out_read, err_read, os.pidfd_open(process.pid))

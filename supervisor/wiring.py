@@ -4,7 +4,8 @@
   when either has loaded: a new node generation is a new Chain for every wallet.
 - A worker that takes faces (the JSON-RPC gateway, the node for Core's IPC Rpc) gets
   the node's, every wallet's and the wallet manager's with ``Init.attach_rpc`` whenever
-  one of them comes or is wired.
+  one of them comes or is wired. The node it reaches over a direct link (``ipc.links``)
+  made once per pair of generations, so its calls to the node do not pass through us.
 - Callers of the control socket get the running provider's face, waiting a moment for
   a wallet that has just started to be wired.
 
@@ -21,6 +22,7 @@ from typing import Any
 
 import structlog
 
+from ipc import links
 from ipc.interfaces import (
     Init,
     Node,
@@ -119,22 +121,44 @@ class Wiring:
             self.attach_all()
 
     async def attach(self, taker: Worker) -> None:
-        """Hand a taker the node's face (None while it is down), every wallet host's (None
-        until it is wired) and the manager's. Between two attaches, a call to a worker that
-        went away fails at once on its old face, so exits need no attach of their own."""
+        """Hand a taker the node (over a direct link; None while it is down), every wallet
+        host's face (None until it is wired) and the manager's. Between two attaches, a call
+        to a worker that went away fails at once on its old face or link, so exits need no
+        attach of their own."""
         async with self._attaching:
+            node_link = self.link(NODE, taker)
             node: Node | None = None
-            with contextlib.suppress(SplitdError):
-                node = await self.node()
+            if not node_link and self.provider(NODE) is not taker:
+                with contextlib.suppress(SplitdError):
+                    node = await self.node()  # no link could be made: through us, then
             wallets = [
                 WalletFace(host.spec.wallet, host.wallet)
                 for host in self.wallet_hosts()
                 if host.spec.wallet is not None
             ]
             try:
-                await self._init_of(taker.name).attach_rpc(node, wallets, self.manager)
+                await self._init_of(taker.name).attach_rpc(node, wallets, self.manager, node_link)
             except SplitdError as error:  # it went down meanwhile: its next Loaded attaches it
                 self._log(taker).warning("rpc_not_attached", code=error.code, message=error.message)
+
+    def link(self, what: str, taker: Worker) -> str:
+        """The name of a direct link from ``taker`` to the provider of ``what``, made the
+        first time this pair of generations asks; "" when there is none to make (no
+        provider running, or the taker is the provider itself)."""
+        provider = self.provider(what)
+        if provider is None or provider is taker or not provider.serving:
+            return ""
+        name = f"{provider.name}.{provider.generation}"
+        if taker.linked.get(provider.name) != name:
+            if provider.spawned is None or taker.spawned is None:
+                return ""
+            try:
+                links.make(provider.spawned.links, taker.spawned.links, name)
+            except OSError:  # one of them has just exited; its exit rewires
+                return ""
+            taker.linked[provider.name] = name
+            self._log(taker).info("link_made", provider=provider.name, link=name)
+        return name
 
     # -- what callers of the control socket get ----------------------------------------------
 

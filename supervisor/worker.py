@@ -46,6 +46,8 @@ class Worker:
     connection: Connection[Init] | None = None
     wallet: Wallet | None = None  # what this worker's Init.make_wallet gave, once wired
     wired: asyncio.Event = field(default_factory=asyncio.Event)  # set while ``wallet`` is
+    # The direct links this generation was given (``ipc.links``): provider name -> link name.
+    linked: dict[str, str] = field(default_factory=dict)
     started_at: float = 0.0  # monotonic
     loaded: bool = False  # this generation has opened what it serves (``worker_loaded``)
     # Resolved once the loop has handled this generation's exit (logged, reaped, decided).

@@ -1,0 +1,147 @@
+"""Direct links between workers (``ipc.links``): the ends a link hands out, what a linked
+peer may call, and the JSON-RPC gateway reaching the node with the supervisor out of the
+path."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ipc import links
+from ipc.capnp import protocol
+from ipc.interfaces import Chain, Init, Node, Unsupported, Wallet, WalletFace
+from ipc.worker import Linked
+from tests.conftest import Running, read_records
+from tests.procs import wait_until
+from tests.test_rpc_gateway import call, cookie_of, port_of
+
+
+async def _linked_pair(name: str, take_first: bool) -> tuple[socket.socket, socket.socket]:
+    """A provider's and a taker's channel, a link made between them: the two ends."""
+    provider_ours, provider_theirs = links.channel()
+    taker_ours, taker_theirs = links.channel()
+    served: asyncio.Queue[socket.socket] = asyncio.Queue()
+    provider = links.Inbox(provider_theirs, served.put_nowait)
+    taker = links.Inbox(taker_theirs, lambda end: pytest.fail("a taker serves nothing"))
+    try:
+        taking = asyncio.ensure_future(taker.take(name))
+        if not take_first:
+            await asyncio.sleep(0)
+        links.make(provider_ours, taker_ours, name)
+        return await asyncio.wait_for(served.get(), 5), await asyncio.wait_for(taking, 5)
+    finally:
+        provider.close()
+        taker.close()
+        for sock in (provider_ours, taker_ours):
+            sock.close()
+
+
+@pytest.mark.parametrize("take_first", [True, False])
+def test_a_link_gives_each_side_one_end_of_the_same_socketpair(take_first: bool) -> None:
+    served, reached = asyncio.run(_linked_pair("node.1", take_first))
+    with served, reached:
+        reached.sendall(b"ping")
+        assert served.recv(4) == b"ping"
+        served.sendall(b"pong")
+        assert reached.recv(4) == b"pong"
+
+
+class Provider(Init):
+    """A provider's ``Init``, to see what a linked peer gets of it."""
+
+    def __init__(self) -> None:
+        self.stopped = False
+
+    async def ping(self) -> None:
+        return None
+
+    async def wait_loaded(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        self.stopped = True
+
+    async def make_node(self) -> Node:
+        raise Unsupported("no node here")
+
+    async def make_chain(self) -> Chain:
+        raise Unsupported("no chain here")
+
+    async def make_wallet(self, chain: Chain) -> Wallet:
+        raise Unsupported("no wallet here")
+
+    async def attach_rpc(
+        self, node: Node | None, wallets: list[WalletFace], manager: Wallet | None, node_link: str
+    ) -> None:
+        raise AssertionError("a linked peer must not reach this")
+
+
+def test_a_linked_peer_gets_the_faces_but_cannot_stop_or_rewire_its_provider() -> None:
+    provider = Provider()
+
+    async def main() -> list[Any]:
+        ours, theirs = socket.socketpair()
+        until = asyncio.Event()
+        serving = asyncio.ensure_future(protocol.serve(theirs, Init, Linked(provider), until, 5))
+        connection = await protocol.connect(ours, Init, 5)
+        outcomes: list[Any] = [await connection.remote.ping()]
+        for request in (
+            connection.remote.shutdown(),
+            connection.remote.attach_rpc(None, [], None, ""),
+            connection.remote.make_node(),
+        ):
+            try:
+                outcomes.append(await request)
+            except Unsupported as error:
+                outcomes.append(error.message)
+        connection.close()
+        await asyncio.wait_for(serving, 5)
+        return outcomes
+
+    assert protocol.run(main()) == [
+        None,
+        "only the supervisor stops a worker",
+        "only the supervisor wires a worker",
+        "no node here",
+    ]
+    assert not provider.stopped
+
+
+@contextmanager
+def frozen(pid: int) -> Iterator[None]:
+    """The process stopped (SIGSTOP) for the duration: whatever passes through it waits."""
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
+def test_json_rpc_reaches_the_node_with_the_supervisor_frozen(splitd, datadir: Path) -> None:
+    """The gateway's calls to the node go over their link, not through the supervisor:
+    they are answered while the supervisor cannot run at all, and again over a new link
+    once a killed node is back."""
+    running: Running = splitd()
+    running.wait_running()
+    port, cookie = port_of(datadir), cookie_of(datadir)
+    with frozen(running.process.pid):
+        assert call(port, cookie, "getblockcount") == (200, {"result": 0, "error": None, "id": 1})
+
+    os.kill(running.worker("node")["pid"], signal.SIGKILL)
+    running.wait_worker("node", generation=2, state="running")
+    wait_until(lambda: call(port, cookie, "getblockcount")[0] == 200, 10, "the node back")
+    with frozen(running.process.pid):
+        assert call(port, cookie, "getblockcount")[1]["result"] == 0
+
+    made = [r["link"] for r in read_records(datadir) if r["event"] == "link_made"]
+    attached = {r.get("link") for r in read_records(datadir) if r["event"] == "rpc_attached"}
+    assert made == ["node.1", "node.2"]  # one per node generation, however often re-attached
+    assert {"node.1", "node.2"} <= attached
