@@ -26,12 +26,15 @@ ADDRESS = "bcrt1qqqqsyqcyq5rqwzqfpg9scrgwpugpzysnard0ew"
 
 
 class Http:
-    """One keep-alive connection to the gateway, with the cookie."""
+    """One keep-alive connection to an HTTP JSON-RPC server on ``port``, with the cookie."""
 
-    def __init__(self, datadir: Path) -> None:
+    @classmethod
+    def to(cls, datadir: Path) -> Http:
+        """To the gateway of the splitd on ``datadir``."""
         regtest = datadir / "regtest"
-        port = int((regtest / "rpc.port").read_text())
-        cookie = (regtest / ".cookie").read_text()
+        return cls(int((regtest / "rpc.port").read_text()), (regtest / ".cookie").read_text())
+
+    def __init__(self, port: int, cookie: str) -> None:
         self.headers = {"Authorization": "Basic " + base64.b64encode(cookie.encode()).decode()}
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
         self.connection.connect()
@@ -62,7 +65,7 @@ def main() -> None:
     with supervisor() as (_, datadir):
         for name in ("node", "wallet", "rpc"):
             wait_running(datadir, name, 1)
-        door = Http(datadir)
+        door = Http.to(datadir)
         # The first call may wait for the gateway's first attach, in the backlog.
         door.post({"method": "generatetoaddress", "params": [BLOCKS, ADDRESS], "id": 0})
 

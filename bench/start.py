@@ -63,7 +63,7 @@ def main() -> None:
             cold.append((ready_at(datadir) - started) * 1000)
             if attempt < args.starts - 1:
                 continue
-            door = Http(datadir)
+            door = Http.to(datadir)
             door.post({"method": "getblockcount", "id": 0})  # the gateway's first attach
             idle = rss_of(datadir, process.pid)
             for i in range(args.calls // 2):
