@@ -88,7 +88,7 @@ class IdleInit(Init):
     async def make_wallet(self, chain: Any) -> Any:
         raise NotImplementedError
 
-    async def attach_rpc(self, node: Any, wallets: Any, manager: Any, node_link: str) -> None:
+    async def attach_rpc(self, node_link: str, wallets: Any, manager: Any) -> None:
         return None
 
 

@@ -115,18 +115,14 @@ class Init(ABC):
 
     @abstractmethod
     async def attach_rpc(
-        self,
-        node: Node | None,
-        wallets: list[WalletFace],
-        manager: Wallet | None,
-        node_link: str,
+        self, node_link: str, wallets: list[WalletFace], manager: Wallet | None
     ) -> None:
         """The faces a JSON-RPC server serves, as they are now: called again whenever it, the
-        node or a wallet comes (back). ``None``: the node is not running. ``node_link``, when
-        not empty, names a direct link to the node (``ipc.links``): reach the node there
-        rather than through ``node``, and keep the link for as long as it is named.
-        ``manager`` is the supervisor's, for Core's wallet-loading methods (createwallet,
-        loadwallet, unloadwallet, listwallets, listwalletdir), which need no wallet to run.
+        node or a wallet comes (back). ``node_link`` names the direct link to the node
+        (``ipc.links``) to reach it through, kept for as long as it is named; "" while the
+        node is not serving (or to the node itself, which is its own). ``manager`` is the
+        supervisor's, for Core's wallet-loading methods (createwallet, loadwallet,
+        unloadwallet, listwallets, listwalletdir), which need no wallet to run.
         ``Unsupported`` from a worker that serves no JSON-RPC."""
 
 

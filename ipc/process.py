@@ -36,11 +36,15 @@ from logs.structured import configure
 __all__ = ["FdHandle", "InitFactory", "Launch", "WorkerContext", "WorkerInit", "worker_main"]
 
 PR_SET_PDEATHSIG = 1
+# Loaded with this module (in the forkserver, before any fork), not by every worker.
+LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+FIRST_PING_WAIT_S = 0.1  # how long loading waits for the supervisor's first ping
 log = structlog.get_logger()
 
 
 class FdHandle(Protocol):
-    """A descriptor passed through ``multiprocessing`` (``reduction.DupFd``)."""
+    """A descriptor passed through ``multiprocessing`` (``reduction.DupFd``, made as the
+    process is pickled: ``supervisor.spawn.Inherited``)."""
 
     def detach(self) -> int: ...
 
@@ -94,9 +98,8 @@ def _die_with_parent() -> None:
         with contextlib.suppress(OSError):
             os.close(alive_fd)
         forkserver._forkserver._forkserver_alive_fd = None
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if LIBC is not None:
+        LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def _resolve(entry: str) -> InitFactory:
@@ -183,6 +186,10 @@ async def _load(init: Init, serving: asyncio.Task[None], failed: list[BaseExcept
     out (no reply is owed to anyone)."""
     if not isinstance(init, WorkerInit):
         return
+    # The supervisor pings as soon as it has spawned us: answered first, that ping does not
+    # wait for the interpreter while loading (in a thread, or not) holds it.
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(init.pinged.wait(), FIRST_PING_WAIT_S)
     try:
         await init.load()
     except Exception as error:

@@ -75,6 +75,7 @@ class WorkerInit(Init):
     def __init__(self, context: WorkerContext) -> None:
         self.context = context
         self._loaded = asyncio.Event()
+        self.pinged = asyncio.Event()  # the first ping has been answered
 
     async def load(self) -> None:
         """Open what the worker serves; ``StartFailure`` if it cannot (it then exits 1)."""
@@ -87,7 +88,7 @@ class WorkerInit(Init):
         await self._loaded.wait()
 
     async def ping(self) -> None:
-        return None
+        self.pinged.set()
 
     async def wait_loaded(self) -> None:
         await self.loaded()
@@ -106,11 +107,7 @@ class WorkerInit(Init):
         raise Unsupported(f"the {self.context.launch.role} worker serves no wallet")
 
     async def attach_rpc(
-        self,
-        node: Node | None,
-        wallets: list[WalletFace],
-        manager: Wallet | None,
-        node_link: str,
+        self, node_link: str, wallets: list[WalletFace], manager: Wallet | None
     ) -> None:
         raise Unsupported(f"the {self.context.launch.role} worker serves no JSON-RPC")
 
@@ -145,10 +142,6 @@ class Linked(Init):
         raise Unsupported("only the supervisor stops a worker")
 
     async def attach_rpc(
-        self,
-        node: Node | None,
-        wallets: list[WalletFace],
-        manager: Wallet | None,
-        node_link: str,
+        self, node_link: str, wallets: list[WalletFace], manager: Wallet | None
     ) -> None:
         raise Unsupported("only the supervisor wires a worker")

@@ -97,13 +97,9 @@ class NodeInit(WorkerInit):
         return self.service
 
     async def attach_rpc(
-        self,
-        node: Node | None,
-        wallets: list[WalletFace],
-        manager: Wallet | None,
-        node_link: str,
+        self, node_link: str, wallets: list[WalletFace], manager: Wallet | None
     ) -> None:
-        """The wallets for Core's IPC ``Rpc``; the node is this one (the supervisor sends
+        """The wallets for Core's IPC ``Rpc``; the node is this one (the supervisor links
         none): node methods go to ``self.service``."""
         await self.loaded()
         self.faces.attach(self.service, self.local_faces(wallets), manager)

@@ -41,16 +41,11 @@ class GatewayInit(WorkerInit):
         self.link: tuple[str, Reached, Node] | None = None  # the node's link: name, end, face
 
     async def attach_rpc(
-        self,
-        node: Node | None,
-        wallets: list[WalletFace],
-        manager: Wallet | None,
-        node_link: str,
+        self, node_link: str, wallets: list[WalletFace], manager: Wallet | None
     ) -> None:
         """Take the faces; the first time, start answering HTTP. Until then, clients wait in
         the socket's backlog rather than being told the node is not running."""
-        if node_link:
-            node = await self.linked_node(node_link)
+        node = await self.linked_node(node_link) if node_link else None
         self.faces.attach(node, wallets, manager)
         log.info(
             "rpc_attached",

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from multiprocessing.reduction import DupFd
+from typing import Any
 
 from ipc import links
 from ipc.process import Launch, worker_main
@@ -28,9 +29,30 @@ def preload(modules: Iterable[str]) -> None:
 
     ``supervisor.cli`` too: multiprocessing re-runs the main module in every
     child, and both ``splitd`` and ``python -m supervisor`` import it; cached
-    in the forkserver, a worker answers its first ping ~70 ms sooner.
+    in the forkserver, a worker answers its first ping ~70 ms sooner. ``ipc.forkready``
+    last, once everything else is imported.
     """
-    CONTEXT.set_forkserver_preload(["ipc.process", "supervisor.cli", *modules])
+    CONTEXT.set_forkserver_preload(["ipc.process", "supervisor.cli", *modules, "ipc.forkready"])
+
+
+class Inherited:
+    """A descriptor for the child, duplicated as the process is pickled, as a socket is.
+
+    ``DupFd(fd)`` made before ``Process.start`` falls back on multiprocessing's resource
+    sharer: a thread here and a connection from the child to fetch it, ~0.8 ms of the
+    child's start for each. Made while the process is pickled, it travels with the
+    forkserver's own descriptors.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_handle, (DupFd(self.fd),))
+
+
+def _handle(handle: Any) -> Any:
+    return handle
 
 
 @dataclass
@@ -56,7 +78,7 @@ def spawn(launch: Launch) -> Spawned:
     err_read, err_write = os.pipe()
     process = CONTEXT.Process(
         target=worker_main,
-        args=(launch, theirs, links_theirs, DupFd(out_write), DupFd(err_write)),
+        args=(launch, theirs, links_theirs, Inherited(out_write), Inherited(err_write)),
         name=f"splitd-{launch.name}",
         daemon=True,  # multiprocessing's atexit then ends it, should the supervisor itself fail
     )

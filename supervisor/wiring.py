@@ -121,36 +121,33 @@ class Wiring:
             self.attach_all()
 
     async def attach(self, taker: Worker) -> None:
-        """Hand a taker the node (over a direct link; None while it is down), every wallet
+        """Hand a taker the node (over a direct link; none while it is down), every wallet
         host's face (None until it is wired) and the manager's. Between two attaches, a call
         to a worker that went away fails at once on its old face or link, so exits need no
         attach of their own."""
         async with self._attaching:
             node_link = self.link(NODE, taker)
-            node: Node | None = None
-            if not node_link and self.provider(NODE) is not taker:
-                with contextlib.suppress(SplitdError):
-                    node = await self.node()  # no link could be made: through us, then
             wallets = [
                 WalletFace(host.spec.wallet, host.wallet)
                 for host in self.wallet_hosts()
                 if host.spec.wallet is not None
             ]
             try:
-                await self._init_of(taker.name).attach_rpc(node, wallets, self.manager, node_link)
+                await self._init_of(taker.name).attach_rpc(node_link, wallets, self.manager)
             except SplitdError as error:  # it went down meanwhile: its next Loaded attaches it
                 self._log(taker).warning("rpc_not_attached", code=error.code, message=error.message)
 
     def link(self, what: str, taker: Worker) -> str:
         """The name of a direct link from ``taker`` to the provider of ``what``, made the
         first time this pair of generations asks; "" when there is none to make (no
-        provider running, or the taker is the provider itself)."""
+        provider process, or the taker is the provider itself). A provider still loading
+        is linked too: what the taker asks of it waits for it, as through us."""
         provider = self.provider(what)
-        if provider is None or provider is taker or not provider.serving:
+        if provider is None or provider is taker or provider.spawned is None:
             return ""
         name = f"{provider.name}.{provider.generation}"
         if taker.linked.get(provider.name) != name:
-            if provider.spawned is None or taker.spawned is None:
+            if taker.spawned is None:
                 return ""
             try:
                 links.make(provider.spawned.links, taker.spawned.links, name)

@@ -79,7 +79,7 @@ class Provider(Init):
         raise Unsupported("no wallet here")
 
     async def attach_rpc(
-        self, node: Node | None, wallets: list[WalletFace], manager: Wallet | None, node_link: str
+        self, node_link: str, wallets: list[WalletFace], manager: Wallet | None
     ) -> None:
         raise AssertionError("a linked peer must not reach this")
 
@@ -95,7 +95,7 @@ def test_a_linked_peer_gets_the_faces_but_cannot_stop_or_rewire_its_provider() -
         outcomes: list[Any] = [await connection.remote.ping()]
         for request in (
             connection.remote.shutdown(),
-            connection.remote.attach_rpc(None, [], None, ""),
+            connection.remote.attach_rpc("", [], None),
             connection.remote.make_node(),
         ):
             try:
@@ -132,9 +132,9 @@ def test_json_rpc_reaches_the_node_with_the_supervisor_frozen(splitd, datadir: P
     running: Running = splitd()
     running.wait_running()
     port, cookie = port_of(datadir), cookie_of(datadir)
-    # The first call learns which methods are the wallets' from a wallet, which the gateway
-    # still reaches through the supervisor: made before the freeze.
-    assert call(port, cookie, "getblockcount")[0] == 200
+    # The gateway learns which methods are the wallets' from a wallet once it is wired; it
+    # still reaches wallets through the supervisor, so that is done before the freeze.
+    wait_until(lambda: call(port, cookie, "getwalletinfo")[0] == 200, 10, "the wallet wired")
     with frozen(running.process.pid):
         assert call(port, cookie, "getblockcount") == (200, {"result": 0, "error": None, "id": 1})
 

@@ -11,10 +11,9 @@ interface Init {
   makeNode @2 () -> (error :Error, result :Node);
   makeChain @3 () -> (error :Error, result :Chain);
   makeWallet @4 (chain :Chain) -> (error :Error, result :Wallet);
-  # The HTTP gateway's faces: node unset while the node is not running, or reached
-  # instead over the direct link named nodeLink (splitd's ipc/links.py).
-  attachRpc @5 (node :Node, wallets :List(WalletFace), manager :Wallet, nodeLink :Text)
-      -> (error :Error);
+  # The HTTP gateway's faces: the node over the direct link named nodeLink (splitd's
+  # ipc/links.py), "" while the node is not serving.
+  attachRpc @5 (nodeLink :Text, wallets :List(WalletFace), manager :Wallet) -> (error :Error);
   # Returns once the worker has loaded what it serves (it answers ping before that).
   waitLoaded @6 () -> (error :Error);
 }

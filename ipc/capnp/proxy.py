@@ -281,6 +281,14 @@ def _proxy_class(interface: type) -> type:
     return type(f"{interface.__name__}Proxy", (Proxy, interface), namespace)
 
 
+def prepare() -> None:
+    """Build every interface's proxy and adapter class now (``ipc.forkready``), not at a
+    worker's first call."""
+    for interface in SCHEMAS:
+        _proxy_class(interface)
+        _server_class(interface)
+
+
 def capability(interface: type[T], value: T, timeout_s: float) -> Any:
     """What to put on the wire for an object passed as ``interface``.
 
