@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 from collections.abc import Callable
 
@@ -32,12 +33,14 @@ def channel() -> tuple[socket.socket, socket.socket]:
 def make(provider: socket.socket, taker: socket.socket, name: str) -> None:
     """Link a provider to a taker: each gets its end of a new socketpair, known as ``name``.
 
-    ``OSError`` if either channel is gone (its worker exited): the link is then moot.
+    ``OSError`` if either channel is gone (its worker exited) or full: the link is then
+    moot, or made again by the next attach. Never blocks the supervisor's loop.
     """
     ours, theirs = socket.socketpair()
     with ours, theirs:
-        socket.send_fds(provider, [f"{SERVE} {name}".encode()], [ours.fileno()])
-        socket.send_fds(taker, [f"{REACH} {name}".encode()], [theirs.fileno()])
+        for channel, kind, end in ((provider, SERVE, ours), (taker, REACH, theirs)):
+            message = [f"{kind} {name}".encode()]
+            socket.send_fds(channel, message, [end.fileno()], socket.MSG_DONTWAIT)
 
 
 class Inbox:
@@ -58,8 +61,10 @@ class Inbox:
         except BlockingIOError:
             return
         if not message:  # the supervisor is gone; its own connection says so
-            asyncio.get_running_loop().remove_reader(self._sock)
+            self._stop_reading("the supervisor has gone")
             return
+        for fd in fds:
+            os.set_inheritable(fd, False)  # recv_fds asks for no close-on-exec
         kind, _, name = message.decode().partition(" ")
         if not fds:
             return
@@ -70,22 +75,36 @@ class Inbox:
         waiting = self._waiting.pop(name, None)
         if waiting is not None and not waiting.done():
             waiting.set_result(end)
-        else:
+        else:  # nobody waits (yet, or any more): the next take of the name gets it
             self._arrived[name] = end
+
+    def has(self, name: str) -> bool:
+        """Whether the end of link ``name`` has arrived, not taken yet."""
+        return name in self._arrived
 
     async def take(self, name: str) -> socket.socket:
         """The end of link ``name`` to reach a provider through, once it has arrived (it is
-        sent just before the call that names it, on another socket: it may be a moment)."""
+        sent just before the call that names it, on another socket: it may be a moment).
+        Each end is taken once; one taker at a time may wait for a name."""
         if name in self._arrived:
             return self._arrived.pop(name)
         waiting = self._waiting.get(name)
-        if waiting is None or waiting.done():  # done: an earlier take gave up on it
-            waiting = self._waiting[name] = asyncio.get_running_loop().create_future()
+        if waiting is not None and not waiting.done():
+            raise RuntimeError(f"link {name} is already being taken")
+        waiting = self._waiting[name] = asyncio.get_running_loop().create_future()
         return await waiting
 
-    def close(self) -> None:
+    def _stop_reading(self, why: str) -> None:
         with contextlib.suppress(ValueError, OSError):
             asyncio.get_running_loop().remove_reader(self._sock)
+        for waiting in self._waiting.values():
+            if not waiting.done():
+                waiting.set_exception(ConnectionError(why))
+        self._waiting.clear()
+
+    def close(self) -> None:
+        self._stop_reading("the worker is stopping")
         for end in self._arrived.values():
             end.close()
+        self._arrived.clear()
         self._sock.close()

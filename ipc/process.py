@@ -118,7 +118,7 @@ async def _serve(launch: Launch, sock: socket.socket, link_channel: socket.socke
     loop.add_signal_handler(signal.SIGTERM, stopping.set)
     peers = _Links(launch, link_channel, stopping)
     init = await _resolve(launch.entry)(WorkerContext(launch, stopping.set, peers.reach))
-    peers.init = init
+    peers.start(init)
     log.info("worker_ready")
     serving = loop.create_task(protocol.serve(sock, Init, init, stopping, launch.call_timeout_s))
     failed: list[BaseException] = []
@@ -150,18 +150,26 @@ class _Links:
 
     def __init__(self, launch: Launch, sock: socket.socket, stopping: asyncio.Event) -> None:
         self.launch = launch
-        self.init: Init | None = None  # what to serve, once made
+        self._init: Init | None = None
+        self._early: list[socket.socket] = []  # ends to serve that came before there was init
         self._stopping = stopping
         self._served: set[asyncio.Task[None]] = set()
         self._inbox = links.Inbox(sock, self._serve)
 
+    def start(self, init: Init) -> None:
+        """Serve ``init`` on the ends given so far, and on every one to come."""
+        self._init = init
+        for end in self._early:
+            self._serve(end)
+        self._early.clear()
+
     def _serve(self, end: socket.socket) -> None:
-        if self.init is None:  # not made yet: no link can have been wired to it
-            end.close()
+        if self._init is None:  # linked while the worker's own code still makes its Init
+            self._early.append(end)
             return
         timeout_s = self.launch.call_timeout_s
         task = asyncio.get_running_loop().create_task(
-            protocol.serve(end, Init, Linked(self.init), self._stopping, timeout_s)
+            protocol.serve(end, Init, Linked(self._init), self._stopping, timeout_s)
         )
         self._served.add(task)
         task.add_done_callback(self._served.discard)
@@ -173,11 +181,19 @@ class _Links:
                 end = await self._inbox.take(name)
         except TimeoutError:
             raise WorkerUnavailable(f"link {name} did not arrive within {timeout_s:g}s") from None
-        return await protocol.connect(end, Init, timeout_s)  # the caller closes it
+        except ConnectionError as error:
+            raise WorkerUnavailable(f"link {name} will not arrive: {error}") from None
+        try:
+            return await protocol.connect(end, Init, timeout_s)  # the caller closes it
+        except BaseException:
+            end.close()
+            raise
 
     def close(self) -> None:
         for task in self._served:
             task.cancel()
+        for end in self._early:
+            end.close()
         self._inbox.close()
 
 

@@ -118,7 +118,8 @@ class WorkerInit(Init):
 
 class Linked(Init):
     """A worker's ``Init`` as a peer on a direct link sees it: the faces it hands out, not
-    the supervisor's controls. A taker cannot stop its provider, nor rewire it."""
+    the supervisor's controls. A taker cannot stop its provider, nor rewire it (bind its
+    wallet to another chain, or attach faces to it)."""
 
     def __init__(self, init: Init) -> None:
         self._init = init
@@ -136,7 +137,7 @@ class Linked(Init):
         return await self._init.make_chain()
 
     async def make_wallet(self, chain: Chain) -> Wallet:
-        return await self._init.make_wallet(chain)
+        raise Unsupported("only the supervisor wires a worker")  # it binds to a new chain
 
     async def shutdown(self) -> None:
         raise Unsupported("only the supervisor stops a worker")

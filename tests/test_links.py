@@ -18,7 +18,9 @@ import pytest
 from ipc import links
 from ipc.capnp import protocol
 from ipc.interfaces import Chain, Init, Node, Unsupported, Wallet, WalletFace
-from ipc.worker import Linked
+from ipc.worker import Launch, Linked, WorkerContext
+from rpc.gateway import GatewayInit
+from rpc.routing import Faces
 from tests.conftest import Running, read_records
 from tests.procs import wait_until
 from tests.test_rpc_gateway import call, cookie_of, port_of
@@ -32,16 +34,41 @@ async def _linked_pair(name: str, take_first: bool) -> tuple[socket.socket, sock
     provider = links.Inbox(provider_theirs, served.put_nowait)
     taker = links.Inbox(taker_theirs, lambda end: pytest.fail("a taker serves nothing"))
     try:
-        taking = asyncio.ensure_future(taker.take(name))
-        if not take_first:
-            await asyncio.sleep(0)
-        links.make(provider_ours, taker_ours, name)
+        if take_first:  # the taker waits for the end
+            taking = asyncio.ensure_future(taker.take(name))
+            links.make(provider_ours, taker_ours, name)
+        else:  # the end waits for the taker
+            links.make(provider_ours, taker_ours, name)
+            await asyncio.wait_for(_arrival(taker, name), 5)
+            taking = asyncio.ensure_future(taker.take(name))
         return await asyncio.wait_for(served.get(), 5), await asyncio.wait_for(taking, 5)
     finally:
         provider.close()
         taker.close()
         for sock in (provider_ours, taker_ours):
             sock.close()
+
+
+async def _arrival(inbox: links.Inbox, name: str) -> None:
+    while not inbox.has(name):
+        await asyncio.sleep(0.001)
+
+
+def test_a_second_taker_of_one_name_is_refused_and_eof_ends_the_wait() -> None:
+    async def main() -> tuple[str, type[BaseException]]:
+        supervisor_end, worker_end = links.channel()
+        inbox = links.Inbox(worker_end, lambda end: pytest.fail("nothing to serve"))
+        first = asyncio.ensure_future(inbox.take("node.1"))
+        await asyncio.sleep(0)
+        with pytest.raises(RuntimeError) as second:
+            await inbox.take("node.1")
+        supervisor_end.close()  # the supervisor is gone: the link will never come
+        with pytest.raises(ConnectionError) as ended:
+            await asyncio.wait_for(first, 5)
+        inbox.close()
+        return str(second.value), type(ended.value)
+
+    assert asyncio.run(main()) == ("link node.1 is already being taken", ConnectionError)
 
 
 @pytest.mark.parametrize("take_first", [True, False])
@@ -96,6 +123,7 @@ def test_a_linked_peer_gets_the_faces_but_cannot_stop_or_rewire_its_provider() -
         for request in (
             connection.remote.shutdown(),
             connection.remote.attach_rpc("", [], None),
+            connection.remote.make_wallet(None),
             connection.remote.make_node(),
         ):
             try:
@@ -109,6 +137,7 @@ def test_a_linked_peer_gets_the_faces_but_cannot_stop_or_rewire_its_provider() -
     assert protocol.run(main()) == [
         None,
         "only the supervisor stops a worker",
+        "only the supervisor wires a worker",
         "only the supervisor wires a worker",
         "no node here",
     ]
@@ -148,3 +177,59 @@ def test_json_rpc_reaches_the_node_with_the_supervisor_frozen(splitd, datadir: P
     attached = {r.get("link") for r in read_records(datadir) if r["event"] == "rpc_attached"}
     assert made == ["node.1", "node.2"]  # one per node generation, however often re-attached
     assert {"node.1", "node.2"} <= attached
+
+
+class SlowNode(Node):
+    async def execute_rpc(self, method: str, params: str) -> str:
+        return "7"
+
+    async def list_rpc_commands(self) -> list[str]:
+        return ["getblockcount"]
+
+
+class LoadingProvider(Provider):
+    """A node whose ``make_node`` waits until it has loaded, as a real one does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loaded = asyncio.Event()
+
+    async def make_node(self) -> Node:
+        await self.loaded.wait()
+        return SlowNode()
+
+
+def test_an_attach_cut_short_while_the_node_loads_leaves_the_link_for_the_next() -> None:
+    """The supervisor gives up on an attach whose ``make_node`` waits for a node still
+    loading; the gateway keeps the end it reached, and the next attach, which names the
+    same link, gets the node on it (a link's end can be taken only once)."""
+    provider = LoadingProvider()
+
+    async def main() -> tuple[str, int]:
+        ours, theirs = socket.socketpair()
+        until = asyncio.Event()
+        serving = asyncio.ensure_future(protocol.serve(theirs, Init, Linked(provider), until, 5))
+        reached = 0
+
+        async def reach(name: str) -> Any:
+            nonlocal reached
+            reached += 1
+            assert reached == 1, "an end is reached once"
+            return await protocol.connect(ours, Init, 5)
+
+        launch = Launch(
+            "rpc.gateway:make_init", "rpc", "rpc", 1, Path("/nonexistent"), "warning", 5, None
+        )
+        gateway = GatewayInit(WorkerContext(launch, lambda: None, reach), Faces(), None, None)  # type: ignore[arg-type]
+        with pytest.raises(TimeoutError):  # the supervisor's deadline, as it cancels the call
+            await asyncio.wait_for(gateway.linked_node("node.1"), 0.2)
+        provider.loaded.set()
+        node = await asyncio.wait_for(gateway.linked_node("node.1"), 5)
+        assert node is not None
+        answer = await node.execute_rpc("getblockcount", "[]")
+        assert gateway.link is not None
+        gateway.link.reached.close()
+        await asyncio.wait_for(serving, 5)
+        return answer, reached
+
+    assert protocol.run(main()) == ("7", 1)

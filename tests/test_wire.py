@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from ipc.capnp import protocol, wire
 from ipc.capnp.protocol import Connection
+from ipc.capnp.proxy import Deadlines
 from ipc.interfaces import (
     CallTimeout,
     Control,
@@ -401,12 +402,16 @@ def test_each_call_in_flight_keeps_its_own_deadline() -> None:
         await within(pair.impl.stop_entered.wait())
         await asyncio.sleep(pair.timeout_s / 2)  # the second call starts half a deadline later
         second = asyncio.ensure_future(timed(pair.remote.stop()))
-        status = await within(pair.remote.status())  # answered meanwhile
-        return status, await first, await second
+        status = await within(pair.remote.status())  # answered meanwhile, not held up:
+        held = first.done()  # the first call's deadline has not come yet
+        return status, held, await first, await second
 
-    status, (first, first_elapsed), (second, second_elapsed) = serve_and_call(body, timeout_s=0.4)
-    assert status == STATUS
+    status, held, (first, first_elapsed), (second, second_elapsed) = serve_and_call(
+        body, timeout_s=0.4
+    )
+    assert status == STATUS and not held
     assert isinstance(first, CallTimeout) and isinstance(second, CallTimeout)
+    # Each at its own deadline, not before: the second not cut at the first's (at ~0.2 s).
     assert first_elapsed >= 0.39 and second_elapsed >= 0.39
 
 
@@ -425,6 +430,39 @@ def test_a_call_cancelled_by_its_caller_is_cancelled_not_timed_out() -> None:
     assert cancelled
     assert isinstance(later, CallTimeout)
     assert status == STATUS
+
+
+def test_a_cancel_from_elsewhere_as_the_deadline_passes_stays_a_cancel() -> None:
+    """The deadline's cancellation becomes ``CallTimeout``; one from elsewhere in the same
+    moment (a server shutting down its handlers) must not be swallowed with it."""
+
+    async def main() -> list[tuple[bool, int]]:
+        outcomes = []
+        for also_from_elsewhere in (False, True):
+            deadlines = Deadlines(0.0)
+
+            async def call(deadlines: Deadlines) -> tuple[bool, int]:
+                token = object()
+                deadlines.start(token)
+                try:
+                    await asyncio.Event().wait()
+                except asyncio.CancelledError:
+                    task = asyncio.current_task()
+                    assert task is not None
+                    return deadlines.finish(token), task.cancelling()
+                raise AssertionError("never answered")
+
+            task = asyncio.ensure_future(call(deadlines))
+            await asyncio.sleep(0)  # the call is in flight
+            deadlines._expire()  # its deadline passes: the timer's work, now
+            if also_from_elsewhere:
+                task.cancel()
+            outcomes.append(await task)
+        return outcomes
+
+    timed_out_alone, timed_out_and_cancelled = asyncio.run(main())
+    assert timed_out_alone == (True, 0)
+    assert timed_out_and_cancelled == (False, 1)
 
 
 def test_setting_until_during_a_call_makes_it_worker_unavailable() -> None:

@@ -131,45 +131,49 @@ class Deadlines:
     order they started: the oldest call is the next to expire, and one timer armed for it
     serves them all. A call costs a dict entry, not a timer of its own (``asyncio.timeout``
     arms and cancels one per call, which is most of what a proxy adds to a raw call).
+    The timer belongs to the loop of the call that armed it, as the capability does.
     """
 
     def __init__(self, timeout_s: float) -> None:
         self.timeout_s = timeout_s
-        self._calls: dict[object, tuple[float, asyncio.Task[Any]]] = {}  # oldest first
-        self._expired: set[object] = set()
+        # token -> (deadline, task, the task's cancel requests when the call began)
+        self._calls: dict[object, tuple[float, asyncio.Task[Any], int]] = {}  # oldest first
+        self._expired: dict[object, tuple[asyncio.Task[Any], int]] = {}
         self._timer: asyncio.TimerHandle | None = None
 
     def start(self, token: object) -> None:
         """Begin the deadline of the current task's call, known by ``token``."""
         task = asyncio.current_task()
-        assert task is not None, "a proxy call runs in a task"
+        if task is None:
+            raise RuntimeError("a proxy call runs in a task")
         loop = task.get_loop()
-        self._calls[token] = (loop.time() + self.timeout_s, task)
+        deadline = loop.time() + self.timeout_s
+        self._calls[token] = (deadline, task, task.cancelling())
         if self._timer is None:
-            self._timer = loop.call_at(self._calls[token][0], self._expire)
+            self._timer = loop.call_at(deadline, self._expire)
 
     def finish(self, token: object) -> bool:
-        """End the call's deadline (again: no-op); whether it had expired, its task
-        cancelled for it: that cancellation is then taken back, to become ``CallTimeout``."""
+        """End the call's deadline (again: no-op); whether it expired and nothing else
+        cancelled its task meanwhile. The deadline's own cancellation is taken back then,
+        to become ``CallTimeout``; a cancellation from elsewhere stays one (as
+        ``asyncio.timeout`` counts them)."""
         self._calls.pop(token, None)
-        if token in self._expired:
-            self._expired.discard(token)
-            task = asyncio.current_task()
-            assert task is not None
-            task.uncancel()
-            return True
-        return False
+        expired = self._expired.pop(token, None)
+        if expired is None:
+            return False
+        task, cancelling = expired
+        return task.uncancel() <= cancelling
 
     def _expire(self) -> None:
         self._timer = None
         while self._calls:
-            token, (deadline, task) = next(iter(self._calls.items()))
+            token, (deadline, task, cancelling) = next(iter(self._calls.items()))
             loop = task.get_loop()
             if deadline > loop.time():
                 self._timer = loop.call_at(deadline, self._expire)
                 return
             del self._calls[token]
-            self._expired.add(token)
+            self._expired[token] = (task, cancelling)
             task.cancel()
 
 
