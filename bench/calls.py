@@ -85,7 +85,7 @@ class IdleInit(Init):
     async def make_chain(self) -> Any:
         raise NotImplementedError
 
-    async def make_wallet(self, chain: Any) -> Any:
+    async def make_wallet(self, chain_link: str) -> Any:
         raise NotImplementedError
 
     async def attach_rpc(self, node_link: str, wallets: Any, manager: Any) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
-from ipc.interfaces import Chain, Init, Wallet, WalletFace
+from ipc.interfaces import Init, Wallet, WalletFace
 from ipc.process import WorkerContext
 from node.worker import NodeInit
 from wallet.service import WalletService
@@ -31,8 +31,8 @@ class MonolithicInit(NodeInit):
         assert self._wallet is not None, "used before load"
         return self._wallet
 
-    async def make_wallet(self, chain: Chain) -> Wallet:
-        # ``chain`` is our own Chain come back through the supervisor; use the object itself.
+    async def make_wallet(self, chain_link: str) -> Wallet:
+        # Our own wallet binds to our own Chain, the object itself (no link to ourselves).
         await self.loaded()
         self._attaching = attach_in_background(self.wallet, self.service)
         return self.wallet

@@ -109,9 +109,11 @@ class Init(ABC):
         """What a wallet needs of the node; ``Unsupported`` from a worker that is no node."""
 
     @abstractmethod
-    async def make_wallet(self, chain: Chain) -> Wallet:
-        """The wallet, bound to ``chain``. Called again with a new ``chain`` after a node
-        restart: the same wallet re-subscribes and catches up."""
+    async def make_wallet(self, chain_link: str) -> Wallet:
+        """The wallet, bound to the node's ``Chain``, which it asks of the node over the
+        direct link ``chain_link`` names (``ipc.links``; "" for a wallet in the node's own
+        process). Called again with a new link after a node restart: the same wallet
+        re-subscribes and catches up."""
 
     @abstractmethod
     async def attach_rpc(

@@ -12,13 +12,14 @@ import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 import structlog
 
 from ipc.interfaces import Chain, Init, Node, Unsupported, Wallet, WalletFace
 
 log = structlog.get_logger()
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ class WorkerInit(Init):
     async def make_chain(self) -> Chain:
         raise Unsupported(f"the {self.context.launch.role} worker serves no chain")
 
-    async def make_wallet(self, chain: Chain) -> Wallet:
+    async def make_wallet(self, chain_link: str) -> Wallet:
         raise Unsupported(f"the {self.context.launch.role} worker serves no wallet")
 
     async def attach_rpc(
@@ -136,7 +137,7 @@ class Linked(Init):
     async def make_chain(self) -> Chain:
         return await self._init.make_chain()
 
-    async def make_wallet(self, chain: Chain) -> Wallet:
+    async def make_wallet(self, chain_link: str) -> Wallet:
         raise Unsupported("only the supervisor wires a worker")  # it binds to a new chain
 
     async def shutdown(self) -> None:
@@ -146,3 +147,40 @@ class Linked(Init):
         self, node_link: str, wallets: list[WalletFace], manager: Wallet | None
     ) -> None:
         raise Unsupported("only the supervisor wires a worker")
+
+
+class ProviderLink(Generic[T]):
+    """A provider reached over the direct link the supervisor names, and the face asked of
+    it there (``make_node``, ``make_chain``).
+
+    The end is kept as soon as it is reached, and the face asked for on it until it is
+    given: a wiring call cut short (the provider still loading past the supervisor's
+    deadline) leaves the link for the next one, which names it again. A new name replaces
+    the link: the provider it led to is gone, and its link with it.
+    """
+
+    def __init__(
+        self, reach: Callable[[str], Awaitable[Reached]], ask: Callable[[Init], Awaitable[T]]
+    ) -> None:
+        self._reach = reach
+        self._ask = ask
+        self.name = ""
+        self._reached: Reached | None = None
+        self._face: T | None = None
+        self._lock = asyncio.Lock()  # one wiring call at a time reaches the link
+
+    async def face(self, name: str) -> T:
+        """The face over link ``name``; ``SplitdError`` if it cannot be had (yet)."""
+        async with self._lock:
+            if self._reached is None or self.name != name:
+                reached = await self._reach(name)
+                self.close()
+                self.name, self._reached, self._face = name, reached, None
+            if self._face is None:
+                self._face = await self._ask(self._reached.remote)
+            return self._face
+
+    def close(self) -> None:
+        if self._reached is not None:
+            self._reached.close()
+            self._reached = None

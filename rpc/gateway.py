@@ -15,29 +15,18 @@ same way.
 
 from __future__ import annotations
 
-import asyncio
 import socket
-from dataclasses import dataclass
 
 import structlog
 from aiohttp import web
 
 from ipc.interfaces import Init, Node, SplitdError, StartFailure, Wallet, WalletFace
-from ipc.worker import Reached, WorkerContext, WorkerInit
+from ipc.worker import ProviderLink, WorkerContext, WorkerInit
 from rpc.auth import Authenticator, read_cookie
 from rpc.http import KEEPALIVE_TIMEOUT_S, make_app
 from rpc.routing import Faces
 
 log = structlog.get_logger()
-
-
-@dataclass
-class NodeLink:
-    """The direct link to the node: its name, the end reached, the node's face once given."""
-
-    name: str
-    reached: Reached
-    node: Node | None = None
 
 
 class GatewayInit(WorkerInit):
@@ -49,8 +38,7 @@ class GatewayInit(WorkerInit):
         self.runner = runner
         self.listener = listener
         self.site: web.SockSite | None = None
-        self.link: NodeLink | None = None
-        self._linking = asyncio.Lock()  # one attach at a time reaches the link
+        self.node = ProviderLink(context.reach, lambda init: init.make_node())
 
     async def attach_rpc(
         self, node_link: str, wallets: list[WalletFace], manager: Wallet | None
@@ -72,37 +60,15 @@ class GatewayInit(WorkerInit):
             log.info("rpc_listening", host=host, port=port)
 
     async def linked_node(self, name: str) -> Node | None:
-        """The node over the link ``name``: the one in use while the supervisor names it
-        again, else the new link in its place (the old node is gone, its link with it).
-
-        The link's end is kept as soon as it is reached, and the node asked for its face
-        on it until it gives one: an attach cut short (the node still loading past the
-        supervisor's deadline) leaves the link for the next attach, which names it again.
-        """
-        async with self._linking:
-            if self.link is None or self.link.name != name:
-                try:
-                    reached = await self.context.reach(name)
-                except SplitdError as error:
-                    link_failed(name, error)
-                    return None
-                if self.link is not None:
-                    self.link.reached.close()
-                self.link = NodeLink(name, reached)
-            if self.link.node is None:
-                try:
-                    self.link.node = await self.link.reached.remote.make_node()
-                except SplitdError as error:  # the node went down: its return re-attaches
-                    link_failed(name, error)
-            return self.link.node
+        try:
+            return await self.node.face(name)
+        except SplitdError as error:  # the node went down meanwhile: its return re-attaches
+            log.warning("rpc_link_failed", link=name, code=error.code, message=error.message)
+            return None
 
     async def close(self) -> None:
         """Stop taking requests; those in flight get up to half a stop step to finish."""
         await self.runner.cleanup()
-
-
-def link_failed(name: str, error: SplitdError) -> None:
-    log.warning("rpc_link_failed", link=name, code=error.code, message=error.message)
 
 
 async def make_init(context: WorkerContext) -> Init:

@@ -1,7 +1,8 @@
 """Wiring by the specs' needs and provides: who gets which capability from whom, and when.
 
-- A worker that needs the ``Chain`` gets the provider's with ``Init.make_wallet(chain)``
-  when either has loaded: a new node generation is a new Chain for every wallet.
+- A worker that needs the ``Chain`` gets it with ``Init.make_wallet(chain_link)`` when
+  either has loaded, over a direct link to the provider (``ipc.links``): a new node
+  generation is a new link, and a new Chain, for every wallet.
 - A worker that takes faces (the JSON-RPC gateway, the node for Core's IPC Rpc) gets
   the node's, every wallet's and the wallet manager's with ``Init.attach_rpc`` whenever
   one of them comes or is wired. The node it reaches over a direct link (``ipc.links``)
@@ -103,14 +104,16 @@ class Wiring:
         return [w for w in self._workers() if w.spec.takes_faces and w.serving]
 
     async def wire(self, consumer: Worker) -> None:
-        """Hand the provider's current Chain to a wallet host: it re-subscribes, catches up."""
+        """Link a wallet host to the provider of the Chain: it re-subscribes, catches up."""
         provider = self.provider(CHAIN)
         if provider is None or not provider.serving:
             return  # its own Loaded wires everyone
+        chain_link = self.link(CHAIN, consumer)
+        if not chain_link and provider is not consumer:
+            return  # one of them has just exited; its exit rewires
         generation = consumer.generation
         try:
-            chain = await self._init_of(provider.name).make_chain()
-            wallet = await self._init_of(consumer.name).make_wallet(chain)
+            wallet = await self._init_of(consumer.name).make_wallet(chain_link)
         except SplitdError as error:
             self._log(consumer).warning("wallet_not_wired", code=error.code, message=error.message)
             return

@@ -5,9 +5,11 @@ path."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +26,8 @@ from rpc.routing import Faces
 from tests.conftest import Running, read_records
 from tests.procs import wait_until
 from tests.test_rpc_gateway import call, cookie_of, port_of
+
+ADDRESS = "bcrt1qqqqsyqcyq5rqwzqfpg9scrgwpugpzysnard0ew"  # anyone's: only the block matters
 
 
 async def _linked_pair(name: str, take_first: bool) -> tuple[socket.socket, socket.socket]:
@@ -102,7 +106,7 @@ class Provider(Init):
     async def make_chain(self) -> Chain:
         raise Unsupported("no chain here")
 
-    async def make_wallet(self, chain: Chain) -> Wallet:
+    async def make_wallet(self, chain_link: str) -> Wallet:
         raise Unsupported("no wallet here")
 
     async def attach_rpc(
@@ -123,7 +127,7 @@ def test_a_linked_peer_gets_the_faces_but_cannot_stop_or_rewire_its_provider() -
         for request in (
             connection.remote.shutdown(),
             connection.remote.attach_rpc("", [], None),
-            connection.remote.make_wallet(None),
+            connection.remote.make_wallet(""),
             connection.remote.make_node(),
         ):
             try:
@@ -173,7 +177,11 @@ def test_json_rpc_reaches_the_node_with_the_supervisor_frozen(splitd, datadir: P
     with frozen(running.process.pid):
         assert call(port, cookie, "getblockcount")[1]["result"] == 0
 
-    made = [r["link"] for r in read_records(datadir) if r["event"] == "link_made"]
+    made = [
+        r["link"]
+        for r in read_records(datadir)
+        if r["event"] == "link_made" and r["worker"] == "rpc"
+    ]
     attached = {r.get("link") for r in read_records(datadir) if r["event"] == "rpc_attached"}
     assert made == ["node.1", "node.2"]  # one per node generation, however often re-attached
     assert {"node.1", "node.2"} <= attached
@@ -227,9 +235,35 @@ def test_an_attach_cut_short_while_the_node_loads_leaves_the_link_for_the_next()
         node = await asyncio.wait_for(gateway.linked_node("node.1"), 5)
         assert node is not None
         answer = await node.execute_rpc("getblockcount", "[]")
-        assert gateway.link is not None
-        gateway.link.reached.close()
+        gateway.node.close()
         await asyncio.wait_for(serving, 5)
         return answer, reached
 
     assert protocol.run(main()) == ("7", 1)
+
+
+def wallet_height(datadir: Path) -> int | None:
+    """The height the wallet last recorded, read from its file (not through splitd)."""
+    path = datadir / "wallets" / "default" / "wallet.sqlite"
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+        (height,) = db.execute("SELECT max(height) FROM blocks").fetchone()
+    return height
+
+
+def test_a_wallet_hears_of_blocks_over_its_link_with_the_supervisor_frozen(
+    splitd, datadir: Path
+) -> None:
+    """The wallet's Chain, and the node's notifications to it, go over their own link."""
+    running: Running = splitd()
+    running.wait_running()
+    port, cookie = port_of(datadir), cookie_of(datadir)
+    wait_until(lambda: call(port, cookie, "getwalletinfo")[0] == 200, 10, "the wallet wired")
+    with frozen(running.process.pid):
+        assert call(port, cookie, "generatetoaddress", [1, ADDRESS])[0] == 200
+        wait_until(lambda: wallet_height(datadir) == 1, 10, "the wallet at the new block")
+    wallets = [
+        r["link"]
+        for r in read_records(datadir)
+        if r["event"] == "link_made" and r["worker"] == "wallet"
+    ]
+    assert wallets == ["node.1"]

@@ -9,6 +9,7 @@ import structlog
 from btc.amounts import parse_amount
 from ipc.interfaces import Chain, Init, Wallet
 from ipc.process import WorkerContext, WorkerInit
+from ipc.worker import ProviderLink
 from wallet.service import WalletService
 from wallet.spending import SpendSettings
 
@@ -41,15 +42,19 @@ class WalletInit(WorkerInit):
         super().__init__(context)
         self._service: WalletService | None = None
         self._attaching: asyncio.Task[None] | None = None  # held: asyncio keeps only weak refs
+        self.chain = ProviderLink(context.reach, lambda init: init.make_chain())
 
     async def load(self) -> None:
         """Open the wallet file beside serving: the file's sqlite work (and a lock another
         process holds on it) in a thread, so pings are answered meanwhile."""
         self._service = await open_wallet(self.context)
 
-    async def make_wallet(self, chain: Chain) -> Wallet:
-        """Bind the one wallet of this process to ``chain``; again after every node restart."""
+    async def make_wallet(self, chain_link: str) -> Wallet:
+        """Bind the one wallet of this process to the node's ``Chain``, reached over its
+        link (notifications come over it too, not through the supervisor); again after
+        every node restart."""
         service = await self.service()
+        chain = await self.chain.face(chain_link)
         self._attaching = attach_in_background(service, chain)
         return service
 

@@ -10,7 +10,8 @@ interface Init {
   shutdown @1 () -> (error :Error);
   makeNode @2 () -> (error :Error, result :Node);
   makeChain @3 () -> (error :Error, result :Chain);
-  makeWallet @4 (chain :Chain) -> (error :Error, result :Wallet);
+  # The wallet, bound to the Chain it gets over the direct link named chainLink.
+  makeWallet @4 (chainLink :Text) -> (error :Error, result :Wallet);
   # The HTTP gateway's faces: the node over the direct link named nodeLink (splitd's
   # ipc/links.py), "" while the node is not serving.
   attachRpc @5 (nodeLink :Text, wallets :List(WalletFace), manager :Wallet) -> (error :Error);
